@@ -1,0 +1,112 @@
+"""Reading checkpoints (ours and upstream MAE-DFER releases) and loading weights into a model.
+
+Upstream layout: {'model': state_dict, 'optimizer', 'epoch', 'scaler', 'args': argparse.Namespace}.
+Files are opened with `weights_only=True`; argparse.Namespace is allow-listed so upstream files load.
+"""
+
+import argparse
+from dataclasses import dataclass, field
+
+import torch
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+def read_checkpoint(path):
+    """Open a checkpoint file safely; one-line CheckpointError on any problem."""
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: checkpoint file not found") from None
+    except Exception as err:  # corrupt file, foreign pickle, truncated download
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: cannot read checkpoint ({reason})") from None
+
+
+def state_dict_of(checkpoint, path="checkpoint"):
+    """The weights inside a checkpoint: entry 'model', else 'module', else the dict itself."""
+    for key in ("model", "module"):
+        if isinstance(checkpoint, dict) and key in checkpoint:
+            checkpoint = checkpoint[key]
+            break
+    if not isinstance(checkpoint, dict) or not all(torch.is_tensor(v) for v in checkpoint.values()):
+        raise CheckpointError(f"{path}: holds no state dict under 'model', 'module' or at the top level")
+    return checkpoint
+
+
+def is_pretrain_state_dict(state_dict):
+    return any(k.startswith(("encoder.", "decoder.")) for k in state_dict)
+
+
+def pretrain_to_finetune(state_dict):
+    """Map MAE pretraining weights onto the classifier's names, as upstream fine-tuning does.
+
+    Strips 'backbone.' and 'encoder.', drops the decoder, encoder_to_decoder, mask_token and the
+    encoder's final norm (the classifier starts a fresh fc_norm instead). Returns (weights, unused keys).
+    """
+    out, unused = {}, []
+    for key, value in state_dict.items():
+        name = key
+        for prefix in ("backbone.", "encoder."):
+            if name.startswith(prefix):
+                name = name[len(prefix) :]
+        if key.startswith(("decoder.", "encoder_to_decoder.", "mask_token")) or name.startswith("norm."):
+            unused.append(name)
+        else:
+            out[name] = value
+    return out, unused
+
+
+def _summarize(keys):
+    """Readable key list: runs of keys sharing a top-level module collapse to 'decoder.* (30)'."""
+    groups = {}
+    for key in keys:
+        groups.setdefault(key.split(".")[0], []).append(key)
+    parts = [f"{top}.* ({len(ks)})" if len(ks) > 3 else ", ".join(ks) for top, ks in groups.items()]
+    return ", ".join(parts)
+
+
+@dataclass
+class LoadReport:
+    loaded: int
+    missing: list = field(default_factory=list)
+    unexpected: list = field(default_factory=list)
+    dropped: list = field(default_factory=list)
+
+    def __str__(self):
+        lines = [f"loaded {self.loaded} tensors"]
+        for name, keys in (("missing", self.missing), ("unused", self.unexpected), ("dropped", self.dropped)):
+            if keys:
+                lines.append(f"  {name} ({len(keys)}): {_summarize(keys)}")
+        return "\n".join(lines)
+
+
+def load_weights(model, path, state_dict=None):
+    """Load a checkpoint file into `model` (classifier or MAE) and return a LoadReport.
+
+    Pretraining weights are mapped onto a classifier; a classification head whose shape differs
+    (another number of classes) is dropped; any other shape mismatch is refused.
+    """
+    state_dict = state_dict if state_dict is not None else state_dict_of(read_checkpoint(path), path)
+    target = model.state_dict()
+    is_classifier = not is_pretrain_state_dict(target)
+    unused = []
+    if is_classifier and is_pretrain_state_dict(state_dict):
+        state_dict, unused = pretrain_to_finetune(state_dict)
+    dropped = []
+    for key in ("head.weight", "head.bias"):
+        if is_classifier and key in state_dict and key in target and state_dict[key].shape != target[key].shape:
+            dropped.append(f"{key} {tuple(state_dict.pop(key).shape)}")
+    mismatched = [
+        f"{k}: file {tuple(v.shape)} vs model {tuple(target[k].shape)}"
+        for k, v in state_dict.items()
+        if k in target and v.shape != target[k].shape
+    ]
+    if mismatched:
+        raise CheckpointError(f"{path}: shapes differ from the model: " + "; ".join(mismatched[:5]))
+    result = model.load_state_dict(state_dict, strict=False)
+    loaded = len(state_dict) - len(result.unexpected_keys)
+    return LoadReport(loaded, list(result.missing_keys), unused + list(result.unexpected_keys), dropped)

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create (or reuse) .venv with everything the project needs. Safe to run again: it reinstalls only
+# when requirements.txt changed. Usage: source scripts/setup_env.sh  (or bash scripts/setup_env.sh)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PYTHON=${PYTHON:-python3.11}
+stamp=.venv/.requirements.sha256
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "Setting up .venv (first time takes a few minutes: torch is large)..."
+  "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+  echo "$want" > "$stamp"
+fi

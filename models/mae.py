@@ -181,13 +181,15 @@ class MaskedAutoencoder(nn.Module):
         x = torch.cat([tokens + pos_visible, self.mask_token + pos_masked], dim=1)  # B, N, D
         return self.decoder(x, pos_masked.shape[1])
 
-    def forward_loss(self, x, mask):
-        """Predict, build the targets and return (loss, {'appearance': .., 'motion': ..})."""
-        pred = self(x, mask)
+    def loss(self, x, mask, pred):
+        """Targets from the input clip, then (loss, {'appearance': .., 'motion': ..}) for `pred`."""
         target = reconstruction_targets(
             x, mask, self.patch_size, self.tubelet_size, self.normalize_target, self.frame_diff_target
         )
         return reconstruction_loss(pred.float(), target, self.motion_weight)
+
+    def forward_loss(self, x, mask):
+        return self.loss(x, mask, self(x, mask))
 
     def no_weight_decay(self):
         return {"mask_token"} | {f"encoder.{name}" for name in self.encoder.no_weight_decay()}

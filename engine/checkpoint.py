@@ -1,0 +1,101 @@
+"""The one checkpoint writer, and auto-resume.
+
+Files keep the upstream layout ({'model', 'optimizer', 'epoch', 'scaler', 'args'}, plus 'model_ema')
+and add 'model_config' so a model can be rebuilt from its file alone. Writes are atomic: a temporary
+file in the same folder, flushed to disk, then renamed over the target, so an interrupted save never
+leaves a broken checkpoint behind.
+"""
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import torch
+
+from models import CheckpointError, read_checkpoint
+
+from .distributed import is_main_process, unwrap
+
+
+def save_checkpoint(path, model, epoch, optimizer=None, scaler=None, args=None, model_ema=None, extra=None):
+    """Write on rank 0 only; returns the path."""
+    if not is_main_process():
+        return path
+    path = Path(path)
+    model = unwrap(model)
+    payload = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "epoch": epoch,
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "args": args,
+        "model_config": getattr(model, "model_config", None),
+    }
+    if model_ema is not None:
+        payload["model_ema"] = unwrap(model_ema).state_dict()
+    payload.update(extra or {})
+    atomic_save(payload, path)
+    return path
+
+
+def atomic_save(obj, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def numbered_checkpoints(output_dir):
+    """checkpoint-N.pth files in the folder, newest first."""
+    found = []
+    for p in Path(output_dir).glob("checkpoint-*.pth"):
+        match = re.fullmatch(r"checkpoint-(\d+)\.pth", p.name)
+        if match:
+            found.append((int(match.group(1)), p))
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def latest_valid_checkpoint(output_dir):
+    """Newest checkpoint-N.pth that opens; unreadable ones are reported and skipped."""
+    for path in numbered_checkpoints(output_dir):
+        try:
+            return path, read_checkpoint(path)
+        except CheckpointError as err:
+            print(f"skipping unreadable checkpoint: {err}")
+    return None, None
+
+
+def restore(checkpoint, model, optimizer=None, scaler=None, model_ema=None):
+    """Load a training checkpoint into its objects; returns the epoch to start from."""
+    unwrap(model).load_state_dict(checkpoint["model"])
+    if optimizer is not None and checkpoint.get("optimizer"):
+        optimizer.load_state_dict(checkpoint["optimizer"])
+    if scaler is not None and checkpoint.get("scaler"):
+        scaler.load_state_dict(checkpoint["scaler"])
+    if model_ema is not None and "model_ema" in checkpoint:
+        unwrap(model_ema).load_state_dict(checkpoint["model_ema"])
+    epoch = checkpoint.get("epoch")
+    return epoch + 1 if isinstance(epoch, int) else 0
+
+
+def save_epoch_checkpoint(output_dir, epoch, keep_every, model, optimizer, scaler, args, model_ema=None):
+    """checkpoint-{epoch}.pth after every epoch, so a crash loses at most one epoch; older files are
+    removed once the new one is safely on disk, except every `keep_every`-th (upstream's save_ckpt_freq)."""
+    path = save_checkpoint(
+        Path(output_dir) / f"checkpoint-{epoch}.pth", model, epoch, optimizer, scaler, args, model_ema
+    )
+    if is_main_process():
+        for old in numbered_checkpoints(output_dir)[1:]:
+            number = int(old.stem.split("-")[1])
+            if (number + 1) % keep_every != 0:
+                old.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,42 @@
+"""Run logging on rank 0: tensorboardX scalars, one JSON line per epoch in log.txt, tqdm bars on a terminal."""
+
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .distributed import is_main_process
+
+
+class RunLogger:
+    def __init__(self, output_dir, log_dir=None):
+        self.enabled = is_main_process() and output_dir is not None
+        self.output_dir = Path(output_dir) if output_dir else None
+        self.writer = None
+        if self.enabled:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            if log_dir:
+                from tensorboardX import SummaryWriter
+
+                self.writer = SummaryWriter(logdir=str(log_dir))
+
+    def scalars(self, step, prefix, values):
+        if self.writer is not None:
+            for name, value in values.items():
+                self.writer.add_scalar(f"{prefix}/{name}", value, step)
+
+    def epoch(self, record):
+        """Append one JSON line to log.txt."""
+        if self.enabled:
+            with open(self.output_dir / "log.txt", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def progress(self, iterable, desc, total=None):
+        """A tqdm bar on an interactive terminal of rank 0, else the plain iterable."""
+        show = is_main_process() and sys.stderr.isatty()
+        return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True) if show else iterable
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()

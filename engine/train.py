@@ -1,0 +1,88 @@
+"""One training epoch, shared by pretraining and fine-tuning.
+
+The entry script supplies `compute_loss(model, batch) -> (loss, {name: float})`; this loop owns the
+schedules, mixed precision, gradient accumulation, clipping, EMA and the non-finite-loss stop.
+"""
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+
+from .distributed import all_reduce_mean, all_reduce_sum
+from .optim import set_step_values
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+@dataclass
+class StepSettings:
+    device: torch.device
+    amp_dtype: torch.dtype | None = None  # torch.float16 (with a GradScaler) or torch.bfloat16; None = fp32
+    update_freq: int = 1
+    clip_grad: float | None = None
+
+
+def autocast(device, amp_dtype):
+    if amp_dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=amp_dtype)
+
+
+def train_one_epoch(model, loader, optimizer, scaler, schedules, epoch, compute_loss, settings, logger, model_ema=None):
+    """Train for one epoch; `schedules` = (lr per step, weight decay per step). Returns epoch means."""
+    model.train()
+    lr_schedule, wd_schedule = schedules
+    steps_per_epoch = len(loader) // settings.update_freq
+    totals, count, start = {}, 0, time.time()
+    optimizer.zero_grad(set_to_none=True)
+    for i, batch in enumerate(logger.progress(loader, f"epoch {epoch}", total=len(loader))):
+        update = (i + 1) % settings.update_freq == 0
+        if i // settings.update_freq >= steps_per_epoch:
+            break  # drop an incomplete accumulation at the end of the epoch
+        step = epoch * steps_per_epoch + i // settings.update_freq
+        if i % settings.update_freq == 0:
+            set_step_values(optimizer, lr_schedule[step], wd_schedule[step])
+
+        batch = [b.to(settings.device, non_blocking=True) if torch.is_tensor(b) else b for b in batch]
+        sync = contextlib.nullcontext() if update or not hasattr(model, "no_sync") else model.no_sync()
+        with sync:
+            with autocast(settings.device, settings.amp_dtype):
+                loss, metrics = compute_loss(model, batch)
+            if all_reduce_sum(torch.tensor([float(not math.isfinite(loss.item()))])).item() > 0:
+                raise NonFiniteLossError(f"loss is {loss.item()} at epoch {epoch}, step {step}")
+            scaler.scale(loss / settings.update_freq).backward()
+
+        if update:
+            scaler.unscale_(optimizer)
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_grad or float("inf"))
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            if model_ema is not None:
+                model_ema.update(model)
+            logger.scalars(
+                step,
+                "opt",
+                {
+                    "lr": max(g["lr"] for g in optimizer.param_groups),
+                    "min_lr": min(g["lr"] for g in optimizer.param_groups),
+                    "weight_decay": max(g["weight_decay"] for g in optimizer.param_groups),
+                    "grad_norm": grad_norm.item(),
+                    "loss_scale": scaler.get_scale() if scaler.is_enabled() else 1.0,
+                },
+            )
+            logger.scalars(step, "loss", {"loss": loss.item(), **metrics})
+
+        for name, value in {"loss": loss.item(), **metrics}.items():
+            totals[name] = totals.get(name, 0.0) + value
+        count += 1
+
+    means = {name: all_reduce_mean(value / max(count, 1)) for name, value in totals.items()}
+    means["lr"] = max(g["lr"] for g in optimizer.param_groups)
+    means["epoch_time_s"] = time.time() - start
+    return means

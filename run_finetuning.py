@@ -1,0 +1,254 @@
+"""Fine-tune a (pretrained) LGI-Former or ViT for dynamic facial expression recognition.
+
+    torchrun --nproc_per_node=N run_finetuning.py --model lgi_former_base_patch16_160 \
+        --data_set DFEW --data_path saved/data/dfew/split01 --finetune <pretrained.pth> --output_dir <dir>
+
+Flags keep the upstream MAE-DFER names and defaults. `--eval` tests a checkpoint (ours or a released
+upstream one) without training. After training, the multi-view test runs on the last and the best
+checkpoint; each writes pred.csv, metrics.json and confusion_matrix.png under test_last/ or test_best/.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from datasets.annotations import AnnotationError
+from datasets.specs import get_spec
+from datasets.transforms import build_mixup
+from datasets.video_dataset import DataLoadError, FinetuneDataset
+from engine import distributed as dist
+from engine.checkpoint import latest_valid_checkpoint, restore, save_checkpoint, save_epoch_checkpoint
+from engine.data import build_loader, seed_everything, start_epoch
+from engine.evaluate import evaluate
+from engine.finetune import finetune_loss, run_test
+from engine.logger import RunLogger
+from engine.optim import build_optimizer, cosine_schedule, param_groups
+from engine.setup import build_ema, parse_amp, str2bool
+from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
+from models import CheckpointError, create_model, load_weights, read_checkpoint
+
+
+def get_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_argument_group("training")
+    g.add_argument("--batch_size", type=int, default=64, help="batch per process")
+    g.add_argument("--epochs", type=int, default=30)
+    g.add_argument("--update_freq", type=int, default=1, help="gradient accumulation steps")
+    g.add_argument("--save_ckpt_freq", type=int, default=100, help="keep checkpoint-N.pth every N epochs")
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default="lgi_former_base_patch16_160", help="a name from models.list_models()")
+    g.add_argument("--depth", type=int, default=None, help="override the preset depth")
+    g.add_argument("--tubelet_size", type=int, default=2)
+    g.add_argument("--input_size", type=int, default=160)
+    g.add_argument("--drop", type=float, default=0.0, help="dropout rate")
+    g.add_argument("--attn_drop_rate", type=float, default=0.0)
+    g.add_argument("--drop_path", type=float, default=0.1, help="stochastic depth rate")
+    g.add_argument("--init_scale", type=float, default=0.001, help="scale of the initial head weights")
+    g.add_argument("--use_checkpoint", action="store_true", help="gradient checkpointing in the encoder")
+    g.add_argument("--attn_type", default=None, choices=["local_global", "joint"], help="upstream model names only")
+    g.add_argument("--lg_region_size", type=int, nargs=3, default=None, help="region size (t, h, w) in tokens")
+    g.add_argument("--lg_classify_token_type", default="region", choices=["region", "org", "all"])
+    g.add_argument("--model_ema", action="store_true")
+    g.add_argument("--model_ema_decay", type=float, default=0.9999)
+    g = p.add_argument_group("optimiser")
+    g.add_argument("--opt_eps", type=float, default=1e-8)
+    g.add_argument("--opt_betas", type=float, nargs=2, default=(0.9, 0.999))
+    g.add_argument("--clip_grad", type=float, default=None, help="max grad norm (default: no clipping)")
+    g.add_argument("--weight_decay", type=float, default=0.05)
+    g.add_argument("--weight_decay_end", type=float, default=None, help="final weight decay (default: constant)")
+    g.add_argument("--lr", type=float, default=1e-3, help="base lr, scaled by total batch / 256")
+    g.add_argument("--layer_decay", type=float, default=0.75)
+    g.add_argument("--warmup_lr", type=float, default=0.0, help="warmup start (upstream parsed 1e-6 but used 0)")
+    g.add_argument("--min_lr", type=float, default=1e-6)
+    g.add_argument("--warmup_epochs", type=int, default=5)
+    g.add_argument("--warmup_steps", type=int, default=-1)
+    g = p.add_argument_group("augmentation")
+    g.add_argument("--aa", default="rand-m7-n4-mstd0.5-inc1", help="RandAugment policy, 'none' to disable")
+    g.add_argument("--smoothing", type=float, default=0.1)
+    g.add_argument("--reprob", type=float, default=0.25, help="random erasing probability")
+    g.add_argument("--mixup", type=float, default=0.8)
+    g.add_argument("--cutmix", type=float, default=1.0)
+    g.add_argument("--cutmix_minmax", type=float, nargs=2, default=None)
+    g.add_argument("--mixup_prob", type=float, default=1.0)
+    g.add_argument("--mixup_switch_prob", type=float, default=0.5)
+    g.add_argument("--mixup_mode", default="batch", choices=["batch", "pair", "elem"])
+    g.add_argument("--short_side_size", type=int, default=160)
+    g.add_argument("--test_num_segment", type=int, default=2)
+    g.add_argument("--test_num_crop", type=int, default=2)
+    g = p.add_argument_group("data")
+    g.add_argument("--data_set", default="DFEW", help="dataset name: DFEW, FERV39k, MAFW, CREMA-D, ...")
+    g.add_argument("--data_path", required=True, help="folder holding train.csv, val.csv and test.csv")
+    g.add_argument("--data_root", default=None, help="resolve relative clip paths here (default: csv folder)")
+    g.add_argument("--nb_classes", type=int, default=None, help="default: the dataset's class count")
+    g.add_argument("--num_frames", type=int, default=16)
+    g.add_argument("--sampling_rate", type=int, default=None, help="default: the dataset's (4, FERV39k 1)")
+    g.add_argument("--num_workers", type=int, default=4)
+    g.add_argument("--pin_mem", type=str2bool, default=True)
+    g.add_argument("--max_fail_fraction", type=float, default=0.05, help="stop when more clips fail to load")
+    g = p.add_argument_group("run")
+    g.add_argument("--finetune", default="", help="initialise from this checkpoint (pretraining or fine-tuning)")
+    g.add_argument("--output_dir", default="", help="checkpoints, log.txt and test results")
+    g.add_argument("--log_dir", default=None, help="tensorboard folder")
+    g.add_argument("--device", default="cuda")
+    g.add_argument("--amp", default="auto", choices=["auto", "fp16", "bf16", "none"], help="auto: fp16 on GPUs")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--resume", default="", help="resume from this checkpoint")
+    g.add_argument("--auto_resume", action=argparse.BooleanOptionalAction, default=True)
+    g.add_argument("--eval", action="store_true", help="only test --resume (or the newest checkpoint)")
+    g.add_argument("--val_metric", default="acc1", choices=["acc1", "uar"], help="picks checkpoint-best.pth")
+    g.add_argument("--disable_eval_during_finetuning", action="store_true")
+    return p.parse_args(argv)
+
+
+def build_model(args, num_classes):
+    kwargs = dict(
+        num_classes=num_classes,
+        img_size=args.input_size,
+        num_frames=args.num_frames,
+        tubelet_size=args.tubelet_size,
+        drop_rate=args.drop,
+        attn_drop_rate=args.attn_drop_rate,
+        drop_path_rate=args.drop_path,
+        init_scale=args.init_scale,
+        grad_checkpointing=args.use_checkpoint,
+    )
+    if args.depth is not None:
+        kwargs["depth"] = args.depth
+    if args.attn_type is not None:
+        kwargs["attn_type"] = args.attn_type
+    if args.attn_type != "joint" and "vit" not in args.model.replace("dim512", ""):
+        kwargs["pooling"] = args.lg_classify_token_type
+        if args.lg_region_size:
+            kwargs["region_size"] = tuple(args.lg_region_size)
+    return create_model(args.model, **kwargs)
+
+
+def build_datasets(args, spec, num_classes):
+    """train / val / test datasets from <data_path>/{train,val,test}.csv; val is skipped when absent."""
+    common = dict(
+        num_classes=num_classes,
+        data_root=args.data_root,
+        num_frames=args.num_frames,
+        sampling_rate=args.sampling_rate,
+        input_size=args.input_size,
+        short_side_size=args.short_side_size,
+        max_fail_fraction=args.max_fail_fraction,
+    )
+    folder = Path(args.data_path)
+    train = (
+        None if args.eval else FinetuneDataset(folder / "train.csv", "train", aa=args.aa, reprob=args.reprob, **common)
+    )
+    val = FinetuneDataset(folder / "val.csv", "val", **common) if (folder / "val.csv").exists() else None
+    test_views = dict(test_num_segment=args.test_num_segment, test_num_crop=args.test_num_crop)
+    test = FinetuneDataset(folder / "test.csv", "test", **test_views, **common)
+    return train, val, test
+
+
+def main(args):
+    device = dist.init_distributed(args.device)
+    seed_everything(args.seed + dist.rank())
+    spec = get_spec(args.data_set)
+    num_classes = args.nb_classes or spec.num_classes
+    args.sampling_rate = args.sampling_rate or spec.sampling_rate
+    amp_dtype = parse_amp(args.amp, device)
+    output_dir = Path(args.output_dir) if args.output_dir else None
+    logger = RunLogger(output_dir, args.log_dir)
+
+    train_set, val_set, test_set = build_datasets(args, spec, num_classes)
+    eval_batch = max(1, int(1.5 * args.batch_size))
+    test_loader = build_loader(test_set, eval_batch, False, args.num_workers, pin_memory=args.pin_mem)
+    val_loader = val_set and build_loader(val_set, eval_batch, False, args.num_workers, pin_memory=args.pin_mem)
+
+    model = build_model(args, num_classes).to(device)
+    if args.finetune:
+        print(f"initialising from {args.finetune}: {load_weights(model, args.finetune)}")
+    total_batch = args.batch_size * args.update_freq * dist.world_size()
+    lr, min_lr, warmup_lr = (v * total_batch / 256 for v in (args.lr, args.min_lr, args.warmup_lr))
+    groups = param_groups(model, args.weight_decay, model.no_weight_decay(), args.layer_decay)
+    optimizer = build_optimizer(groups, lr, tuple(args.opt_betas), args.opt_eps)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    model_ema = build_ema(model, args.model_ema_decay) if args.model_ema else None
+
+    start = 0
+    resume = args.resume or (output_dir and args.auto_resume and latest_valid_checkpoint(output_dir)[0])
+    if resume:
+        start = restore(read_checkpoint(resume), model, optimizer, scaler, model_ema)
+        print(f"resumed from {resume}, next epoch {start}")
+
+    def test(tag):
+        return run_test(model, test_loader, device, num_classes, spec.classes, output_dir, tag, amp_dtype, logger)
+
+    if args.eval:
+        test("eval")
+        return
+
+    mixup = build_mixup(
+        num_classes,
+        args.mixup,
+        args.cutmix,
+        args.cutmix_minmax,
+        args.mixup_prob,
+        args.mixup_switch_prob,
+        args.mixup_mode,
+        args.smoothing,
+    )
+    if mixup is not None and args.batch_size % 2:
+        raise ValueError(f"mixup/cutmix need an even --batch_size, got {args.batch_size}")
+    ddp = model
+    if dist.is_distributed():
+        ddp = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    train_loader = build_loader(train_set, args.batch_size, True, args.num_workers, args.seed, args.pin_mem)
+    steps = len(train_loader) // args.update_freq
+    if steps == 0:
+        raise ValueError(f"{args.data_path}: {len(train_set)} training clips are fewer than one batch of {total_batch}")
+    schedules = (
+        cosine_schedule(lr, min_lr, args.epochs, steps, args.warmup_epochs, args.warmup_steps, warmup_lr),
+        cosine_schedule(args.weight_decay, args.weight_decay_end or args.weight_decay, args.epochs, steps),
+    )
+    settings = StepSettings(device, amp_dtype, args.update_freq, args.clip_grad)
+    compute_loss = finetune_loss(mixup, args.smoothing)
+    print(f"training {args.model} on {len(train_set)} clips: {steps} steps/epoch, lr {lr:.3g}, amp {amp_dtype}")
+    best = float("-inf")
+    for epoch in range(start, args.epochs):
+        start_epoch(train_loader, epoch, args.seed)
+        stats = train_one_epoch(
+            ddp, train_loader, optimizer, scaler, schedules, epoch, compute_loss, settings, logger, model_ema
+        )
+        record = {"epoch": epoch, **{f"train_{k}": v for k, v in stats.items()}}
+        if output_dir:
+            save_epoch_checkpoint(output_dir, epoch, args.save_ckpt_freq, model, optimizer, scaler, args, model_ema)
+        message = f"epoch {epoch}: loss {stats['loss']:.4f}"
+        if val_loader is not None and not args.disable_eval_during_finetuning:
+            metrics, _ = evaluate(model, val_loader, device, num_classes, amp_dtype, logger, desc="val")
+            record.update({f"val_{k}": metrics[k] for k in ("uar", "war", "macro_f1", "loss")})
+            logger.scalars(epoch, "perf", {k[4:]: v for k, v in record.items() if k.startswith("val_")})
+            message += f", val UAR {metrics['uar']:.2f} WAR {metrics['war']:.2f}"
+            score = metrics["uar"] if args.val_metric == "uar" else metrics["war"]
+            if score > best and output_dir:
+                best = score
+                save_checkpoint(output_dir / "checkpoint-best.pth", model, "best", optimizer, scaler, args, model_ema)
+        print(message)
+        logger.epoch(record)
+
+    results = {"last": test("last")}
+    best_path = output_dir / "checkpoint-best.pth" if output_dir else None
+    if best_path and best_path.exists():
+        restore(read_checkpoint(best_path), model)
+        results["best"] = test("best")
+    logger.close()
+    return results
+
+
+if __name__ == "__main__":
+    arguments = get_args()
+    try:
+        main(arguments)
+    except (AnnotationError, CheckpointError, DataLoadError, NonFiniteLossError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+    finally:
+        dist.cleanup()

@@ -1,0 +1,101 @@
+"""Engine pieces on their own: metrics, schedules, parameter groups, checkpoint files, evaluation merge."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+from engine.checkpoint import atomic_save, latest_valid_checkpoint, save_epoch_checkpoint
+from engine.evaluate import per_video
+from engine.metrics import classification_metrics
+from engine.optim import cosine_schedule, param_groups
+from models import create_model
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_uar_and_war_equal_sklearn(seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 7, 300)
+    preds = np.where(rng.random(300) < 0.6, labels, rng.integers(0, 7, 300))
+    if seed == 4:
+        labels[labels == 3] = 2  # a class absent from the labels
+    m = classification_metrics(labels, preds, 7)
+    assert m["uar"] == pytest.approx(100 * balanced_accuracy_score(labels, preds))
+    assert m["war"] == pytest.approx(100 * accuracy_score(labels, preds))
+    assert np.sum(m["confusion_matrix"]) == 300
+
+
+def test_cosine_schedule_matches_the_upstream_formula():
+    s = cosine_schedule(1.0, 0.1, epochs=4, steps_per_epoch=10, warmup_epochs=1)
+    assert len(s) == 40
+    assert s[0] == 0 and s[9] == pytest.approx(1.0)
+    np.testing.assert_allclose(s[:10], np.linspace(0, 1, 10))
+    i = np.arange(30)
+    np.testing.assert_allclose(s[10:], 0.1 + 0.45 * (1 + np.cos(np.pi * i / 30)))
+
+
+def test_layer_decay_groups_follow_upstream():
+    model = create_model("lgi_former_tiny_patch16_160")  # 4 blocks -> 6 layers
+    groups = param_groups(model, 0.05, model.no_weight_decay(), layer_decay=0.75)
+    where = {n: (g["lr_scale"], g["weight_decay"]) for g in groups for n in g["names"]}
+    assert where["patch_embed.proj.weight"] == (pytest.approx(0.75**5), 0.05)
+    assert where["patch_embed.proj.bias"] == (pytest.approx(0.75**5), 0.0)
+    assert where["blocks.0.mlp.fc1.weight"] == (pytest.approx(0.75**4), 0.05)
+    assert where["blocks.3.first_attn.q_bias"] == (pytest.approx(0.75), 0.0)
+    assert where["lg_region_tokens"] == (1.0, 0.0)
+    assert where["head.weight"] == (1.0, 0.05)
+    assert where["fc_norm.weight"] == (1.0, 0.0)
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+
+
+def test_pretraining_decays_region_tokens_like_upstream_unless_fixed():
+    model = create_model("pretrain_lgi_former_tiny_patch16_160")
+    upstream = {n: g["weight_decay"] for g in param_groups(model, 0.05, {"mask_token"}) for n in g["names"]}
+    fixed = {n: g["weight_decay"] for g in param_groups(model, 0.05, model.no_weight_decay()) for n in g["names"]}
+    assert upstream["encoder.lg_region_tokens"] == 0.05 and fixed["encoder.lg_region_tokens"] == 0.0
+    assert upstream["mask_token"] == 0.0
+
+
+def test_interrupted_save_leaves_the_previous_checkpoint_loadable(tmp_path, monkeypatch):
+    model = create_model("lgi_former_tiny_patch16_160")
+    save_epoch_checkpoint(tmp_path, 0, 100, model, None, None, None)
+
+    def crash(obj, f, *args, **kwargs):
+        f.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_epoch_checkpoint(tmp_path, 1, 100, model, None, None, None)
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint-0.pth"]
+    path, checkpoint = latest_valid_checkpoint(tmp_path)
+    assert path.name == "checkpoint-0.pth" and checkpoint["epoch"] == 0
+
+
+def test_resume_skips_a_corrupt_newest_checkpoint(tmp_path, capsys):
+    atomic_save({"model": {}, "epoch": 3}, tmp_path / "checkpoint-3.pth")
+    (tmp_path / "checkpoint-4.pth").write_bytes(b"garbage")
+    path, checkpoint = latest_valid_checkpoint(tmp_path)
+    assert path.name == "checkpoint-3.pth" and checkpoint["epoch"] == 3
+    assert "checkpoint-4.pth" in capsys.readouterr().out
+
+
+def test_old_checkpoints_are_pruned_except_every_nth(tmp_path):
+    model = create_model("lgi_former_tiny_patch16_160", depth=1)
+    for epoch in range(5):
+        save_epoch_checkpoint(tmp_path, epoch, 2, model, None, None, None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-1.pth", "checkpoint-3.pth", "checkpoint-4.pth"]
+
+
+def test_views_are_averaged_as_probabilities_per_video():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.0, 3.0], [5.0, 0.0]])
+    predictions = {"logits": logits, "labels": torch.tensor([0, 0, 1, 1]), "videos": torch.tensor([7, 7, 2, 2])}
+    videos, probs, labels = per_video(predictions)
+    assert videos.tolist() == [2, 7]
+    expected = torch.softmax(logits, 1)
+    torch.testing.assert_close(probs[1], (expected[0] + expected[1]) / 2)
+    torch.testing.assert_close(probs[0], (expected[2] + expected[3]) / 2)
+    assert labels.tolist() == [1, 0]

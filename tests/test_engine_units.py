@@ -99,3 +99,17 @@ def test_views_are_averaged_as_probabilities_per_video():
     torch.testing.assert_close(probs[1], (expected[0] + expected[1]) / 2)
     torch.testing.assert_close(probs[0], (expected[2] + expected[3]) / 2)
     assert labels.tolist() == [1, 0]
+
+
+def test_fold_table_reports_mean_and_std(tmp_path):
+    import json
+
+    from engine.aggregate import fold_table
+
+    for i, (uar, war) in enumerate([(60.0, 70.0), (64.0, 74.0)]):
+        folder = tmp_path / f"split0{i + 1}" / "test_last"
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps({"uar": uar, "war": war, "macro_f1": 50.0}))
+    table = fold_table([tmp_path / "split01", tmp_path / "split02"])
+    assert "| mean | 62.00 | 72.00 | 50.00 |" in table
+    assert "| std | 2.00 | 2.00 | 0.00 |" in table

@@ -1,6 +1,10 @@
-"""Our models against the upstream MAE-DFER code: state-dict manifests, the small reference case, FLOPs."""
+"""Our models against the upstream MAE-DFER code: state-dict manifests, the small reference case, FLOPs.
+
+TEST_DEVICE=cuda runs the reference case on a GPU (bench/gpu.sh does), in strict float32.
+"""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1, 1)
 TOL = 1e-5
+DEVICE = torch.device(os.environ.get("TEST_DEVICE", "cpu"))
+if DEVICE.type == "cuda":
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
 
 
 def manifest(kind):
@@ -59,7 +67,15 @@ def case():
     finetune = from_upstream_config(config["finetune_constructor"]).eval()
     finetune.load_state_dict(torch.load(FIXTURES / "case_p16_finetune_state_dict.pt", weights_only=True))
     x = (tensors["video_uint8"].float() / 255.0 - MEAN) / STD
-    return dict(config=config, t=tensors, pretrain=pretrain, finetune=finetune, x=x, mask=tensors["mask"])
+    tensors = {k: v.to(DEVICE) for k, v in tensors.items()}
+    return dict(
+        config=config,
+        t=tensors,
+        pretrain=pretrain.to(DEVICE),
+        finetune=finetune.to(DEVICE),
+        x=x.to(DEVICE),
+        mask=tensors["mask"],
+    )
 
 
 def max_diff(a, b):

@@ -1,0 +1,46 @@
+"""Per-fold table with mean and standard deviation, from the metrics.json files of fine-tuning runs.
+
+    python -m engine.aggregate saved/model/finetuning/dfew/lgi_former_base/split0{1,2,3,4,5} [--checkpoint last]
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+COLUMNS = ("uar", "war", "macro_f1")
+
+
+def read_fold(run_dir, checkpoint):
+    path = Path(run_dir) / f"test_{checkpoint}" / "metrics.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no test metrics (did the run finish?)")
+    return json.loads(path.read_text())
+
+
+def fold_table(run_dirs, checkpoint="last"):
+    """Markdown table: one row per fold, then mean and std (population std over folds) of each metric."""
+    rows = [(Path(d).name, read_fold(d, checkpoint)) for d in run_dirs]
+    values = np.array([[m[c] for c in COLUMNS] for _, m in rows])
+    lines = [f"| fold ({checkpoint} checkpoint) | UAR | WAR | macro F1 |", "|---|---|---|---|"]
+    lines += [f"| {name} | " + " | ".join(f"{m[c]:.2f}" for c in COLUMNS) + " |" for name, m in rows]
+    lines.append("| mean | " + " | ".join(f"{v:.2f}" for v in values.mean(0)) + " |")
+    lines.append("| std | " + " | ".join(f"{v:.2f}" for v in values.std(0)) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dirs", nargs="+", help="one fine-tuning output folder per fold")
+    parser.add_argument("--checkpoint", default="last", choices=["last", "best", "eval"])
+    args = parser.parse_args(argv)
+    try:
+        print(fold_table(args.run_dirs, args.checkpoint))
+    except FileNotFoundError as err:
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

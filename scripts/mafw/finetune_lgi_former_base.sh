@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# MAFW (11 classes), 5 folds, paper setting: 3 GPUs x 32 clips, lr 1e-3, 100 epochs, stride 4.
+GPUS=${GPUS:-3}
+BATCH=${BATCH:-32}
+DATA_DIR=${DATA_DIR:-saved/data/mafw}             # written by: python -m preprocess.mafw --root <MAFW> --out saved/data/mafw
+DATA_ROOT=${DATA_ROOT:-}
+PRETRAINED=${PRETRAINED:-saved/model/pretraining/voxceleb2/checkpoint-49.pth}
+OUTPUT=${OUTPUT:-saved/model/finetuning/mafw/lgi_former_base}
+DATASET=MAFW
+SAMPLING_RATE=4
+SPLITS=(split01 split02 split03 split04 split05)
+EXTRA=("$@")
+source "$(dirname "${BASH_SOURCE[0]}")/../finetune_folds.sh"

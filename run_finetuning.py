@@ -178,7 +178,7 @@ def main(args):
         print(f"resumed from {resume}, next epoch {start}")
 
     def test(tag):
-        return run_test(model, test_loader, device, num_classes, spec.classes, output_dir, tag, amp_dtype, logger)
+        return run_test(model, test_loader, device, num_classes, spec.class_names, output_dir, tag, amp_dtype, logger)
 
     if args.eval:
         test("eval")

@@ -1,6 +1,6 @@
 """Per-fold table with mean and standard deviation, from the metrics.json files of fine-tuning runs.
 
-    python -m engine.aggregate saved/model/finetuning/dfew/lgi_former_base/split0{1,2,3,4,5} [--checkpoint last]
+python -m engine.aggregate saved/model/finetuning/dfew/lgi_former_base/split0{1,2,3,4,5} [--checkpoint last]
 """
 
 import argparse

@@ -50,9 +50,9 @@ def run_test(model, loader, device, num_classes, class_names, output_dir, tag, a
     with open(folder / "pred.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["video", "path", "label", "pred", *[f"p_{c}" for c in class_names]])
-        paths = getattr(loader.dataset, "video_paths", None)
+        samples = getattr(loader.dataset, "samples", None)
         for video, probs, label, pred in zip(table["video"], table["probs"], table["label"], preds, strict=True):
-            path = paths[int(video)] if paths is not None else ""
+            path = samples[int(video)].path if samples is not None else ""
             writer.writerow([int(video), path, int(label), int(pred), *[f"{p:.6f}" for p in probs.tolist()]])
     record = {"checkpoint": tag, "classes": list(class_names), **metrics}
     (folder / "metrics.json").write_text(json.dumps(record, indent=1))

@@ -60,6 +60,6 @@ def cosine_schedule(base, final, epochs, steps_per_epoch, warmup_epochs=0, warmu
 def set_step_values(optimizer, lr, weight_decay=None):
     """Apply one step of the schedules: lr times each group's lr_scale; wd only where wd > 0."""
     for group in optimizer.param_groups:
-        group["lr"] = lr * group.get("lr_scale", 1.0)
+        group["lr"] = float(lr) * group.get("lr_scale", 1.0)
         if weight_decay is not None and group["weight_decay"] > 0:
-            group["weight_decay"] = weight_decay
+            group["weight_decay"] = float(weight_decay)

@@ -5,6 +5,7 @@ Files are opened with `weights_only=True`; argparse.Namespace is allow-listed so
 """
 
 import argparse
+import re
 from dataclasses import dataclass, field
 
 import torch
@@ -22,7 +23,12 @@ def read_checkpoint(path):
     except FileNotFoundError:
         raise CheckpointError(f"{path}: checkpoint file not found") from None
     except Exception as err:  # corrupt file, foreign pickle, truncated download
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        text = str(err)
+        match = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if match:
+            reason = f"it pickles {match.group(1)}, which safe loading (weights_only) refuses"
+        else:
+            reason = text.strip().splitlines()[0] if text.strip() else type(err).__name__
         raise CheckpointError(f"{path}: cannot read checkpoint ({reason})") from None
 
 
@@ -110,3 +116,54 @@ def load_weights(model, path, state_dict=None):
     result = model.load_state_dict(state_dict, strict=False)
     loaded = len(state_dict) - len(result.unexpected_keys)
     return LoadReport(loaded, list(result.missing_keys), unused + list(result.unexpected_keys), dropped)
+
+
+def _upstream_model_kwargs(args):
+    """Constructor kwargs for an upstream fine-tune checkpoint, from the argparse Namespace it stores."""
+    names = {
+        "nb_classes": "num_classes",
+        "depth": "depth",
+        "input_size": "img_size",
+        "tubelet_size": "tubelet_size",
+        "attn_type": "attn_type",
+        "lg_region_size": "lg_region_size",
+        "lg_classify_token_type": "lg_classify_token_type",
+    }
+    kwargs = {ours: getattr(args, theirs) for theirs, ours in names.items() if getattr(args, theirs, None) is not None}
+    if getattr(args, "num_frames", None):
+        kwargs["all_frames"] = args.num_frames * getattr(args, "num_segments", 1)
+    return kwargs
+
+
+def _kwargs_from_shapes(state_dict):
+    """Last resort for a bare state dict: sizes read off the tensors (head dim 64, as every preset)."""
+    dim = state_dict["patch_embed.proj.weight"].shape[0]
+    depth = 1 + max(int(k.split(".")[1]) for k in state_dict if k.startswith("blocks."))
+    kwargs = dict(embed_dim=dim, depth=depth, num_heads=dim // 64, num_classes=state_dict["head.weight"].shape[0])
+    if "lg_region_tokens" in state_dict:
+        return "lgi_former_base_patch16_160", kwargs
+    return "videomae_vit_base_patch16_160", kwargs
+
+
+def classifier_from_checkpoint(path):
+    """Rebuild a fine-tuned classifier from its file alone: ours (model_config), an upstream release
+    (its argparse args) or a bare state dict (shapes). Returns (model in eval mode, checkpoint dict)."""
+    from .registry import create_model, model_from_config
+
+    checkpoint = read_checkpoint(path)
+    state_dict = state_dict_of(checkpoint, path)
+    if is_pretrain_state_dict(state_dict):
+        raise CheckpointError(f"{path}: is a pretraining checkpoint; fine-tune it first (run_finetuning.py)")
+    config = checkpoint.get("model_config") if isinstance(checkpoint, dict) else None
+    args = checkpoint.get("args") if isinstance(checkpoint, dict) else None
+    if config:
+        model = model_from_config(config)
+    elif isinstance(args, argparse.Namespace) and getattr(args, "model", None):
+        model = create_model(args.model, **_upstream_model_kwargs(args))
+    else:
+        name, kwargs = _kwargs_from_shapes(state_dict)
+        model = create_model(name, **kwargs)
+    report = load_weights(model, path, state_dict)
+    if report.missing or report.dropped:
+        raise CheckpointError(f"{path}: does not fit the model it describes ({report})".replace("\n", " "))
+    return model.eval(), checkpoint

@@ -77,3 +77,41 @@ def test_missing_and_corrupt_files_get_one_line(tmp_path):
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(CheckpointError, match="truncated.pth: cannot read checkpoint"):
         read_checkpoint(bad)
+
+
+def test_classifier_rebuilds_from_an_upstream_release(tmp_path):
+    from models import create_model
+    from models.checkpoint import classifier_from_checkpoint
+
+    released = create_model("vit_base_dim512_no_depth_patch16_160", depth=1, num_classes=11).eval()
+    args = argparse.Namespace(
+        model="vit_base_dim512_no_depth_patch16_160",
+        nb_classes=11,
+        depth=1,
+        input_size=160,
+        num_frames=16,
+        num_segments=1,
+        tubelet_size=2,
+        attn_type="local_global",
+        lg_region_size=[2, 5, 10],
+        lg_classify_token_type="region",
+    )
+    path = tmp_path / "checkpoint-99.pth"
+    torch.save({"model": released.state_dict(), "args": args, "epoch": 99}, path)
+    model, _ = classifier_from_checkpoint(path)
+    x = torch.randn(1, 3, 16, 160, 160)
+    with torch.no_grad():
+        assert torch.equal(model(x), released(x))
+    args.depth = 2
+    torch.save({"model": released.state_dict(), "args": args}, path)
+    with pytest.raises(CheckpointError, match="does not fit"):
+        classifier_from_checkpoint(path)
+
+
+def test_classifier_rebuilds_from_a_bare_state_dict(tmp_path):
+    from models.checkpoint import classifier_from_checkpoint
+
+    path = tmp_path / "bare.pth"
+    torch.save(finetune_state(), path)  # sizes from shapes: 64-d, 2 blocks, one 64-d head
+    model, _ = classifier_from_checkpoint(path)
+    assert model.embed_dim == 64 and len(model.blocks) == 2 and model.num_classes == 7

@@ -21,7 +21,7 @@ import torch
 
 from datasets.labels import get_label_map
 from datasets.specs import get_spec
-from datasets.video_io import VideoReadError, count_frames, read_frames
+from datasets.video_io import VideoReadError, open_video
 from engine.report import overall_prediction, plot_timeline, write_annotated_video, write_predictions
 from engine.video_inference import frame_timeline, run_windows
 from models import CheckpointError
@@ -69,10 +69,11 @@ def downscale(frames, max_side=MAX_SIDE):
 
 
 def load_video(path):
-    num_frames = count_frames(path)
-    if num_frames == 0:
+    """Every frame, downscaled. PyAV alone: it is exact, and it fails quietly on a broken file."""
+    video = open_video(path, backends=("pyav",))
+    if len(video) == 0:
         raise VideoReadError(path, "no frames")
-    return downscale(read_frames(path, np.arange(num_frames)))
+    return downscale(video.read(np.arange(len(video))))
 
 
 def record_webcam(index, max_seconds):

@@ -2,6 +2,7 @@
 
 import csv
 import json
+from fractions import Fraction
 
 import cv2
 import numpy as np
@@ -102,4 +103,4 @@ def annotate_frame(frame, box, probs, classes):
 def write_annotated_video(path, frames, boxes, timeline, classes, fps):
     annotated = np.stack([annotate_frame(f, b, p, classes) for f, b, p in zip(frames, boxes, timeline, strict=True)])
     h, w = annotated.shape[1:3]
-    write_video(path, annotated[:, : h - h % 2, : w - w % 2], fps=fps)
+    write_video(path, annotated[:, : h - h % 2, : w - w % 2], fps=Fraction(fps).limit_denominator(1001))

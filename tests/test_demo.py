@@ -1,0 +1,93 @@
+"""demo.py on generated face videos with a small random model: outputs, no-face stretches, bad input."""
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import demo
+from datasets.synthetic import render_clip
+from datasets.video_io import write_video
+from engine.checkpoint import save_checkpoint
+from engine.video_inference import plan_windows
+from models import create_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    model = create_model("lgi_former_tiny_patch16_160", depth=1, init_scale=1.0)
+    path = tmp_path_factory.mktemp("ckpt") / "checkpoint-best.pth"
+    save_checkpoint(path, model, "best", args=argparse.Namespace(data_set="synthetic", sampling_rate=2))
+    return path
+
+
+def face_video(path, faceless=slice(0, 0), num_frames=72):
+    """A generated talking face; frames in `faceless` show only the background (the face left)."""
+    frames = render_clip(5, 0, num_frames=num_frames, size=160)  # an identity Haar finds in every frame
+    frames[faceless] = frames[faceless][:, :1, :1]  # flat background colour
+    write_video(path, frames, fps=25)
+    return path
+
+
+def run_demo(video, checkpoint, output, *extra):
+    args = demo.get_args([str(video), "--checkpoint", str(checkpoint), "--output", str(output), "--device", "cpu",
+                          "--detector", "haar", "--hop", "8", *extra])  # fmt: skip
+    return demo.main(args)
+
+
+def test_outputs_are_written_and_consistent(tmp_path, checkpoint):
+    video = face_video(tmp_path / "talk.mp4", faceless=slice(36, 72))
+    report = run_demo(video, checkpoint, tmp_path / "out")
+    for name in ("annotated.mp4", "timeline.png", "predictions.json", "predictions.csv"):
+        assert (tmp_path / "out" / name).stat().st_size > 0, name
+    saved = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    assert saved["num_frames"] == 72 and saved["fps"] == pytest.approx(25)
+    windows = saved["windows"]
+    expected = plan_windows(72, clip_len=16, stride=2, hop=8)  # stride from the checkpoint's sampling_rate
+    assert len(windows) == len(expected)
+    for w, idx in zip(windows, expected, strict=True):
+        assert (w["start_frame"], w["end_frame"]) == (idx[0], idx[-1])
+        assert w["start_s"] == pytest.approx(idx[0] / 25) and w["end_s"] == pytest.approx((idx[-1] + 1) / 25)
+        if w["probs"] is not None:
+            assert sum(w["probs"].values()) == pytest.approx(1.0, abs=1e-5)
+    labels = [w["label"] for w in windows]
+    assert labels[0] != "no face" and labels[-1] == "no face"  # the face leaves half way
+    assert saved["face_frames"]["missing"] > 0
+    assert sum(report["overall"]["probs"].values()) == pytest.approx(1.0, abs=1e-5)
+    with open(tmp_path / "out" / "predictions.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(windows) and rows[-1]["label"] == "no face" and rows[-1]["happy"] == ""
+
+
+def test_video_without_a_face_still_gets_a_report(tmp_path, checkpoint, capsys):
+    frames = np.random.default_rng(0).integers(0, 255, (40, 96, 96, 3), dtype=np.uint8)
+    write_video(tmp_path / "noise.mp4", frames, fps=25)
+    report = run_demo(tmp_path / "noise.mp4", checkpoint, tmp_path / "out")
+    assert report["overall"] is None
+    assert all(w["label"] == "no face" for w in report["windows"])
+    assert "no face found" in capsys.readouterr().out
+    assert (tmp_path / "out" / "timeline.png").exists() and (tmp_path / "out" / "annotated.mp4").exists()
+
+
+@pytest.mark.parametrize("case", ["unreadable", "no_checkpoint"])
+def test_user_errors_get_one_clear_line(tmp_path, checkpoint, case):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    args = [str(bad), "--output", str(tmp_path / "out"), "--device", "cpu"]
+    args += ["--checkpoint", str(checkpoint if case == "unreadable" else tmp_path / "missing.pth")]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "demo.py"), *args], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert ("broken.mp4" if case == "unreadable" else "missing.pth") in lines[0]

@@ -59,7 +59,12 @@ LABEL_MAPS = {
         ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"),
         codes=("01", "02", "03", "04", "05", "06", "07", "08"),
     ),
-    "enterface": LabelMap("enterface", ("anger", "disgust", "fear", "happiness", "sadness", "surprise")),
+    # eNTERFACE05 file names carry two-letter codes: s1_an_1.avi.
+    "enterface": LabelMap(
+        "enterface",
+        ("anger", "disgust", "fear", "happiness", "sadness", "surprise"),
+        codes=("an", "di", "fe", "ha", "sa", "su"),
+    ),
     # The embedded procedurally generated face-video set uses the DFEW classes.
     "synthetic": LabelMap("synthetic", DFEW_CLASSES),
     # Unlabelled pretraining pools (VoxCeleb2, the synthetic pool): one dummy label 0.

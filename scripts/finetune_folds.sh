@@ -14,7 +14,7 @@ for split in "${SPLITS[@]}"; do
     --model lgi_former_base_patch16_160 \
     --data_set "$DATASET" \
     --data_path "$DATA_DIR/$split" \
-    ${DATA_ROOT:+--data_root "$DATA_ROOT"} \
+    --data_root "$DATA_ROOT" \
     ${PRETRAINED:+--finetune "$PRETRAINED"} \
     --output_dir "$out" --log_dir "$out/tb" \
     --batch_size "$BATCH" --num_frames 16 --sampling_rate "$SAMPLING_RATE" --input_size 160 --short_side_size 160 \

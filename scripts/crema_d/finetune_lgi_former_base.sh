@@ -4,7 +4,7 @@
 GPUS=${GPUS:-3}
 BATCH=${BATCH:-32}
 DATA_DIR=${DATA_DIR:-saved/data/crema_d}          # written by: python -m preprocess.crema_d --root <CREMA-D> --out saved/data/crema_d
-DATA_ROOT=${DATA_ROOT:-}
+DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the CREMA-D root: the csv paths are relative to it}
 PRETRAINED=${PRETRAINED:-saved/model/pretraining/voxceleb2/checkpoint-49.pth}
 OUTPUT=${OUTPUT:-saved/model/finetuning/crema_d/lgi_former_base}
 DATASET=CREMA-D

@@ -3,7 +3,7 @@
 GPUS=${GPUS:-3}
 BATCH=${BATCH:-32}
 DATA_DIR=${DATA_DIR:-saved/data/dfew}             # written by: python -m preprocess.dfew --root <DFEW> --out saved/data/dfew
-DATA_ROOT=${DATA_ROOT:-}                          # the DFEW root, if the csv paths are relative to it
+DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the DFEW root (csv paths are relative to it)}
 PRETRAINED=${PRETRAINED:-saved/model/pretraining/voxceleb2/checkpoint-49.pth}
 OUTPUT=${OUTPUT:-saved/model/finetuning/dfew/lgi_former_base}
 DATASET=DFEW

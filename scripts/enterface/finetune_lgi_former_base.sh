@@ -4,7 +4,7 @@
 GPUS=${GPUS:-3}
 BATCH=${BATCH:-32}
 DATA_DIR=${DATA_DIR:-saved/data/enterface}          # written by: python -m preprocess.enterface --root <eNTERFACE05> --out saved/data/enterface
-DATA_ROOT=${DATA_ROOT:-}
+DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the eNTERFACE05 root: the csv paths are relative to it}
 PRETRAINED=${PRETRAINED:-saved/model/pretraining/voxceleb2/checkpoint-49.pth}
 OUTPUT=${OUTPUT:-saved/model/finetuning/enterface/lgi_former_base}
 DATASET=eNTERFACE

@@ -3,7 +3,7 @@
 GPUS=${GPUS:-3}
 BATCH=${BATCH:-40}
 DATA_DIR=${DATA_DIR:-saved/data/ferv39k}          # written by: python -m preprocess.ferv39k --root <FERV39k> --out saved/data/ferv39k
-DATA_ROOT=${DATA_ROOT:-}
+DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the FERV39k root: the csv paths are relative to it}
 PRETRAINED=${PRETRAINED:-saved/model/pretraining/voxceleb2/checkpoint-49.pth}
 OUTPUT=${OUTPUT:-saved/model/finetuning/ferv39k/lgi_former_base}
 DATASET=FERV39k

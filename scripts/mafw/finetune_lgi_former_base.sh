@@ -3,7 +3,7 @@
 GPUS=${GPUS:-3}
 BATCH=${BATCH:-32}
 DATA_DIR=${DATA_DIR:-saved/data/mafw}             # written by: python -m preprocess.mafw --root <MAFW> --out saved/data/mafw
-DATA_ROOT=${DATA_ROOT:-}
+DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the MAFW root: the csv paths are relative to it}
 PRETRAINED=${PRETRAINED:-saved/model/pretraining/voxceleb2/checkpoint-49.pth}
 OUTPUT=${OUTPUT:-saved/model/finetuning/mafw/lgi_former_base}
 DATASET=MAFW

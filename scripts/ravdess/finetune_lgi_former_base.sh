@@ -4,7 +4,7 @@
 GPUS=${GPUS:-3}
 BATCH=${BATCH:-32}
 DATA_DIR=${DATA_DIR:-saved/data/ravdess}          # written by: python -m preprocess.ravdess --root <RAVDESS> --out saved/data/ravdess
-DATA_ROOT=${DATA_ROOT:-}
+DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the RAVDESS root: the csv paths are relative to it}
 PRETRAINED=${PRETRAINED:-saved/model/pretraining/voxceleb2/checkpoint-49.pth}
 OUTPUT=${OUTPUT:-saved/model/finetuning/ravdess/lgi_former_base}
 DATASET=RAVDESS

@@ -9,12 +9,12 @@ GPUS=${GPUS:-5}
 BATCH=${BATCH:-32}
 UPDATE_FREQ=${UPDATE_FREQ:-1}
 DATA=${DATA:-saved/data/voxceleb2/info_clean.csv}   # written by: python -m preprocess.voxceleb2 --root <VoxCeleb2> --out saved/data/voxceleb2
-DATA_ROOT=${DATA_ROOT:-}
+DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the VoxCeleb2 root: the csv paths are relative to it}
 OUTPUT=${OUTPUT:-saved/model/pretraining/voxceleb2/lgi_former_base}
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 "$PYTHON" -m torch.distributed.run --nproc_per_node="$GPUS" --master_port="${MASTER_PORT:-29510}" run_pretraining.py \
   --model pretrain_lgi_former_base_patch16_160 \
-  --data_path "$DATA" ${DATA_ROOT:+--data_root "$DATA_ROOT"} --voxceleb2_crop \
+  --data_path "$DATA" --data_root "$DATA_ROOT" --voxceleb2_crop \
   --mask_type part_window --mask_ratio 0.9 --part_win_size 2 5 10 \
   --use_frame_diff_as_target true --normlize_target true \
   --batch_size "$BATCH" --update_freq "$UPDATE_FREQ" --num_frames 16 --sampling_rate 4 --input_size 160 \

@@ -140,6 +140,7 @@ def main(args):
         window_size=tuple(args.part_win_size[1:]),
         voxceleb2_crop=args.voxceleb2_crop,
         max_fail_fraction=args.max_fail_fraction,
+        lgi_region_size=getattr(model.encoder, "region_size", None),  # refuse masks LGI cannot group, up front
     )
     total_batch = args.batch_size * args.update_freq * dist.world_size()
     lr, min_lr, warmup_lr = (v * total_batch / 256 for v in (args.lr, args.min_lr, args.warmup_lr))

@@ -20,14 +20,15 @@ def read_fold(run_dir, checkpoint):
     return json.loads(path.read_text())
 
 
-def fold_table(run_dirs, checkpoint="last"):
-    """Markdown table: one row per fold, then mean and std (population std over folds) of each metric."""
+def fold_table(run_dirs, checkpoint="last", summary=True):
+    """Markdown table: one row per run folder, then mean and std (population std over folds) of each metric."""
     rows = [(Path(d).name, read_fold(d, checkpoint)) for d in run_dirs]
     values = np.array([[m[c] for c in COLUMNS] for _, m in rows])
-    lines = [f"| fold ({checkpoint} checkpoint) | UAR | WAR | macro F1 |", "|---|---|---|---|"]
+    lines = [f"| run ({checkpoint} checkpoint) | UAR | WAR | macro F1 |", "|---|---|---|---|"]
     lines += [f"| {name} | " + " | ".join(f"{m[c]:.2f}" for c in COLUMNS) + " |" for name, m in rows]
-    lines.append("| mean | " + " | ".join(f"{v:.2f}" for v in values.mean(0)) + " |")
-    lines.append("| std | " + " | ".join(f"{v:.2f}" for v in values.std(0)) + " |")
+    if summary:
+        lines.append("| mean | " + " | ".join(f"{v:.2f}" for v in values.mean(0)) + " |")
+        lines.append("| std | " + " | ".join(f"{v:.2f}" for v in values.std(0)) + " |")
     return "\n".join(lines)
 
 
@@ -35,9 +36,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dirs", nargs="+", help="one fine-tuning output folder per fold")
     parser.add_argument("--checkpoint", default="last", choices=["last", "best", "eval"])
+    parser.add_argument("--no_summary", action="store_true", help="rows only (runs that are not folds)")
     args = parser.parse_args(argv)
     try:
-        print(fold_table(args.run_dirs, args.checkpoint))
+        print(fold_table(args.run_dirs, args.checkpoint, summary=not args.no_summary))
     except FileNotFoundError as err:
         sys.exit(f"error: {err}")
 

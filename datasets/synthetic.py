@@ -1,0 +1,291 @@
+"""The embedded dataset: procedurally rendered face videos, deterministic from a seed.
+
+Every clip is a face with its own identity (face shape and size, skin tone, hair, position, background,
+lighting direction, sensor noise, head motion, blinking, speech-like mouth motion, a resting expression)
+that moves from its resting face to one of the 7 DFEW expressions (happy, sad, neutral, angry, surprise,
+disgust, fear). Expressions are built from seven facial controls (brow raise, inner-brow raise, eye opening,
+mouth corners, mouth opening, mouth stretch, nose wrinkle) and start at a random onset with a random
+intensity. Because resting faces vary as much as weak expressions, the class is clear only from the change
+over time; surprise/fear, angry/disgust and sad/neutral share most of their controls on purpose.
+
+    python -m datasets.synthetic --out saved/data/synthetic --num_clips 350 --num_pretrain 700 --seed 0
+
+writes
+    frames/clip_00000/00001.jpg ...    labelled clips as frame folders (DFEW layout)
+    videos/clip_00000.mp4              the same clips as H.264 mp4
+    pretrain/clip_00000.mp4            the unlabelled pretraining pool
+    split01..split05/{train,val,test}.csv       frame folders, 5 folds
+    mp4/split01..split05/{train,val,test}.csv   the same folds over the mp4 files
+    pretrain.csv                       the pool, label 0
+Fold k tests on one fifth of the clips, validates on the next fifth and trains on the other three; every
+fifth holds every class equally when num_clips is a multiple of 35.
+"""
+
+import argparse
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import cv2
+import numpy as np
+
+from datasets.annotations import write_annotations
+from datasets.labels import DFEW_CLASSES
+from datasets.video_io import write_video
+
+CONTROLS = ("brow", "inner", "eye", "corner", "open", "stretch", "wrinkle")
+# Apex of each control per class, DFEW order (happy, sad, neutral, angry, surprise, disgust, fear).
+EXPRESSIONS = np.array(
+    [
+        # brow inner   eye  corner open stretch wrinkle
+        [0.0, 0.0, -0.35, 1.0, 0.25, 0.35, 0.0],  # happy
+        [-0.1, 0.9, -0.25, -0.8, 0.0, -0.1, 0.0],  # sad
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # neutral
+        [-0.7, -0.9, 0.15, -0.3, 0.0, -0.3, 0.2],  # angry
+        [1.0, 0.1, 0.7, 0.0, 1.0, -0.3, 0.0],  # surprise
+        [-0.4, -0.4, -0.3, -0.5, 0.1, 0.0, 1.0],  # disgust
+        [0.7, 0.7, 0.7, -0.2, 0.5, 0.6, 0.0],  # fear
+    ]
+)
+NUM_FOLDS = 5
+SKIN_LIGHT, SKIN_DARK = np.array([236, 200, 176]), np.array([92, 60, 44])
+
+
+def _smoothstep(x):
+    x = np.clip(x, 0, 1)
+    return x * x * (3 - 2 * x)
+
+
+def _identity(rng, size):
+    """Everything about a clip that does not change over time."""
+    skin = SKIN_LIGHT + (SKIN_DARK - SKIN_LIGHT) * rng.uniform() + rng.normal(0, 8, 3)
+    gradient = np.linspace(0, 1, size, dtype=np.float32)
+    top, bottom = rng.uniform(20, 235, (2, 3))
+    background = top + (bottom - top) * gradient[:, None, None] * np.ones((1, size, 1), np.float32)
+    angle = rng.uniform(0, 2 * math.pi)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
+    shade = 1 + rng.uniform(0.05, 0.3) * (math.cos(angle) * xs + math.sin(angle) * ys)  # lit from `angle`
+    return dict(
+        scale=size * rng.uniform(0.25, 0.32),  # face half-width in pixels
+        elongation=rng.uniform(1.15, 1.4),  # face half-height / half-width
+        center=size * (0.5 + rng.normal(0, 0.035, 2) + np.array([0, 0.03])),
+        skin=np.clip(skin, 0, 255),
+        hair=np.array([22, 16, 12]) + np.array([130, 95, 55]) * rng.uniform() ** 2 + rng.normal(0, 6, 3),
+        background=np.clip(background, 0, 255).astype(np.uint8),
+        shade=shade[..., None],
+        noise=rng.uniform(2, 7),
+        eye_gap=rng.uniform(0.36, 0.46),
+        eye_size=rng.uniform(0.14, 0.2),
+        mouth_width=rng.uniform(0.3, 0.42),
+        rest=np.clip(rng.normal(0, 0.3, len(CONTROLS)), [-1, -1, -1, -1, 0, -1, 0], 1),
+        sway=(rng.uniform(0, 0.03 * size, 2), rng.uniform(0.05, 0.2, 2), rng.uniform(0, 2 * math.pi, 2)),
+        roll=(rng.uniform(0, 6), rng.uniform(0.03, 0.15), rng.uniform(0, 2 * math.pi)),
+        talk=(rng.uniform(0, 0.25) * (rng.uniform() < 0.5), rng.uniform(0.4, 0.9)),
+    )
+
+
+def expression_track(rng, label, num_frames, rest, talk):
+    """(T, 7) control values: resting face, then a ramp to the class apex from a random onset."""
+    onset = rng.uniform(0.1, 0.45) * num_frames
+    ramp = rng.uniform(0.15, 0.3) * num_frames
+    intensity = rng.uniform(0.4, 1.0)
+    t = np.arange(num_frames)
+    track = rest + intensity * EXPRESSIONS[label] * _smoothstep((t - onset) / ramp)[:, None]
+    track += rng.normal(0, 0.03, track.shape)
+    amplitude, speed = talk
+    track[:, CONTROLS.index("open")] += amplitude * np.abs(np.sin(speed * t + rng.uniform(0, math.pi)))
+    blink = np.ones(num_frames)
+    for start in np.flatnonzero(rng.uniform(size=num_frames) < 1 / 40):
+        blink[start : start + 3] = (0.5, 0.1, 0.5)[: len(blink[start : start + 3])]
+    track[:, CONTROLS.index("eye")] = (1 + 0.8 * track[:, CONTROLS.index("eye")]) * blink - 1
+    return track
+
+
+class _Canvas:
+    """One frame, drawn in face coordinates: x right, y down, unit = face half-width, origin = face centre,
+    rolled by the head's angle. Anti-aliased, with 4 fractional bits of sub-pixel precision."""
+
+    def __init__(self, background, center, unit, roll_degrees):
+        self.frame = background.copy()
+        self.center, self.unit, self.roll = center, unit, roll_degrees
+        self.cos, self.sin = math.cos(math.radians(roll_degrees)), math.sin(math.radians(roll_degrees))
+
+    def px(self, u, v):
+        u, v = np.asarray(u, float), np.asarray(v, float)
+        x = self.center[0] + self.unit * (self.cos * u - self.sin * v)
+        y = self.center[1] + self.unit * (self.sin * u + self.cos * v)
+        return np.round(np.stack([x, y], -1) * 16).astype(np.int32)
+
+    def ellipse(self, u, v, a, b, color):
+        axes = (int(a * self.unit * 16), int(max(b, 0.01) * self.unit * 16))
+        center = tuple(self.px(u, v).tolist())
+        cv2.ellipse(self.frame, center, axes, self.roll, 0, 360, _color(color), -1, cv2.LINE_AA, 4)
+
+    def line(self, points, color, width):
+        points = self.px(*np.transpose(points)).reshape(-1, 1, 2)
+        thickness = max(1, int(width * self.unit))
+        cv2.polylines(self.frame, [points], False, _color(color), thickness, cv2.LINE_AA, 4)
+
+    def polygon(self, points, color):
+        cv2.fillPoly(self.frame, [self.px(*np.transpose(points))], _color(color), cv2.LINE_AA, 4)
+
+
+def _color(rgb):
+    return tuple(float(c) for c in rgb)
+
+
+def _draw_eyes_and_brows(canvas, face, brow, inner, eye, wrinkle):
+    skin, hair = face["skin"], face["hair"]
+    gap, size, eye_y = face["eye_gap"], face["eye_size"], -0.15 * face["elongation"]
+    opening = max(1 + eye, 0.05) * 0.55 * size
+    for side in (-1, 1):
+        x = side * gap
+        canvas.ellipse(x, eye_y, size, opening, (240, 240, 235))
+        canvas.ellipse(x, eye_y, 0.45 * size, min(0.45 * size, opening), (40, 30, 25))
+        canvas.line([(x - size, eye_y), (x, eye_y - opening), (x + size, eye_y)], skin * 0.6, 0.03)
+        brow_y = eye_y - 0.3 - 0.18 * brow
+        inner_point = (side * (gap - 0.16), brow_y - 0.2 * inner)
+        outer_point = (side * (gap + 0.24), brow_y + 0.05 * inner)
+        canvas.line([inner_point, (x, brow_y - 0.03 - 0.06 * inner), outer_point], hair, 0.08)
+        if wrinkle > 0.05:  # nose wrinkle: creases beside the bridge
+            shade = skin * (1 - 0.6 * min(wrinkle, 1))
+            canvas.line([(side * 0.1, eye_y + 0.12), (side * 0.2, eye_y + 0.2)], shade, 0.04)
+            canvas.line([(side * 0.11, eye_y + 0.22), (side * 0.22, eye_y + 0.3)], shade, 0.04)
+
+
+def _draw_mouth(canvas, face, corner, mouth_open, stretch, wrinkle):
+    """Upper and lower lip as parabolas through the corners; the gap between them filled when open."""
+    mouth_y = 0.55 * face["elongation"]
+    half = face["mouth_width"] * (1 + 0.25 * stretch + 0.1 * corner)
+    corner_y = mouth_y - 0.22 * corner
+    upper_y = mouth_y - 0.02 - 0.05 * max(wrinkle, 0)  # a wrinkled nose lifts the upper lip
+    lower_y = upper_y + 0.02 + 0.4 * max(mouth_open, 0) * (1 - 0.3 * stretch)
+    s = np.linspace(-1, 1, 9)
+    upper = np.stack([half * s, corner_y + (upper_y + 0.04 * corner - corner_y) * (1 - s**2)], -1)
+    lower = np.stack([half * s[::-1], corner_y + (lower_y + 0.04 * corner - corner_y) * (1 - s**2)], -1)
+    if mouth_open > 0.05:
+        canvas.polygon(np.concatenate([upper, lower]), (60, 20, 25))
+    canvas.line(upper, (150, 70, 70), 0.04)
+    canvas.line(lower[::-1], (150, 70, 70), 0.04)
+
+
+def _draw_frame(face, controls, offset, roll_degrees):
+    """(size, size, 3) uint8 RGB: background, hair, face, eyes and brows, nose, mouth."""
+    brow, inner, eye, corner, mouth_open, stretch, wrinkle = controls
+    canvas = _Canvas(face["background"], face["center"] + offset, face["scale"], roll_degrees)
+    elongation = face["elongation"]
+    canvas.ellipse(0, -0.35 * elongation, 1.08, 0.95 * elongation, face["hair"])
+    canvas.ellipse(0, 0, 1.0, elongation, face["skin"])
+    _draw_eyes_and_brows(canvas, face, brow, inner, eye, wrinkle)
+    eye_y, nose_base = -0.15 * elongation, 0.25 * elongation
+    canvas.line([(0, eye_y + 0.08), (0.03, nose_base), (0.1, nose_base)], face["skin"] * 0.7, 0.04)
+    _draw_mouth(canvas, face, corner, mouth_open, stretch, wrinkle)
+    return canvas.frame
+
+
+def render_clip(seed, label, num_frames=32, size=160):
+    """(T, size, size, 3) uint8 RGB frames of one clip of class `label`, a pure function of its arguments."""
+    rng = np.random.default_rng(seed)
+    face = _identity(rng, size)
+    track = expression_track(rng, label, num_frames, face["rest"], face["talk"])
+    (sway, sway_speed, sway_phase), (roll, roll_speed, roll_phase) = face["sway"], face["roll"]
+    # Sensor noise: each frame takes a random window of a few larger noise fields (cheaper than fresh noise).
+    margin = 16
+    noise = face["noise"] * rng.standard_normal((4, size + margin, size + margin, 3), dtype=np.float32)
+    frames = np.empty((num_frames, size, size, 3), np.uint8)
+    for t in range(num_frames):
+        offset = sway * np.sin(sway_speed * t + sway_phase)
+        frame = _draw_frame(face, track[t], offset, roll * math.sin(roll_speed * t + roll_phase))
+        k, dy, dx = rng.integers(len(noise)), *rng.integers(margin, size=2)
+        lit = frame * face["shade"] + noise[k, dy : dy + size, dx : dx + size]
+        frames[t] = np.clip(lit, 0, 255, out=lit)
+    return frames
+
+
+def _clip_job(job):
+    """Render one clip and write it; job = (out, kind, index, seed, label, num_frames, size, fps)."""
+    out, kind, index, seed, label, num_frames, size, fps = job
+    name = f"clip_{index:05d}"
+    frames = render_clip(seed, label, num_frames, size)
+    if kind == "labelled":
+        folder = os.path.join(out, "frames", name)
+        os.makedirs(folder, exist_ok=True)
+        for t, frame in enumerate(frames, start=1):
+            cv2.imwrite(os.path.join(folder, f"{t:05d}.jpg"), frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
+        write_video(os.path.join(out, "videos", f"{name}.mp4"), frames, fps)
+    else:
+        write_video(os.path.join(out, "pretrain", f"{name}.mp4"), frames, fps)
+    return kind, index, label
+
+
+def _jobs(out, kind, count, seed, num_frames, size, fps):
+    stream = 0 if kind == "labelled" else 1
+    for index in range(count):
+        rng = np.random.default_rng([seed, stream, index])
+        length = int(rng.integers(num_frames * 3 // 4, num_frames * 5 // 4 + 1))
+        label = (index // NUM_FOLDS) % len(DFEW_CLASSES) if kind == "labelled" else 0
+        yield out, kind, index, [seed, stream, index, 1], label, length, size, fps
+
+
+def _write_splits(out, num_clips):
+    """Fold k: test on clips with index % 5 == k - 1, validate on the next residue, train on the rest."""
+    labels = [(index // NUM_FOLDS) % len(DFEW_CLASSES) for index in range(num_clips)]
+    layouts = (
+        (out, lambda i: os.path.join(out, "frames", f"clip_{i:05d}")),
+        (os.path.join(out, "mp4"), lambda i: os.path.join(out, "videos", f"clip_{i:05d}.mp4")),
+    )
+    for fold in range(NUM_FOLDS):
+        role = {fold: "test", (fold + 1) % NUM_FOLDS: "val"}
+        for root, path in layouts:
+            for name in ("train", "val", "test"):
+                part = [(path(i), labels[i]) for i in range(num_clips) if role.get(i % NUM_FOLDS, "train") == name]
+                write_annotations(os.path.join(root, f"split{fold + 1:02d}", f"{name}.csv"), part)
+
+
+def generate(out, num_clips=350, num_pretrain=700, num_frames=32, size=160, seed=0, fps=25, workers=2):
+    """Write the dataset under `out` (layout in the module docstring). Returns counts and seconds."""
+    if size % 2:
+        raise ValueError(f"size must be even for H.264, got {size}")
+    start = time.perf_counter()
+    for folder in ("frames", "videos", "pretrain"):
+        os.makedirs(os.path.join(out, folder), exist_ok=True)
+    jobs = [
+        *_jobs(out, "labelled", num_clips, seed, num_frames, size, fps),
+        *_jobs(out, "pretrain", num_pretrain, seed, num_frames, size, fps),
+    ]
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_clip_job, jobs, chunksize=8))
+    else:
+        list(map(_clip_job, jobs))
+    _write_splits(out, num_clips)
+    write_annotations(
+        os.path.join(out, "pretrain.csv"),
+        [(os.path.join(out, "pretrain", f"clip_{i:05d}.mp4"), 0) for i in range(num_pretrain)],
+    )
+    return dict(num_clips=num_clips, num_pretrain=num_pretrain, seconds=time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="saved/data/synthetic")
+    parser.add_argument("--num_clips", type=int, default=350, help="labelled clips (a multiple of 35 is balanced)")
+    parser.add_argument("--num_pretrain", type=int, default=700, help="unlabelled pretraining clips")
+    parser.add_argument("--num_frames", type=int, default=32, help="mean clip length; lengths vary by 25 %%")
+    parser.add_argument("--size", type=int, default=160, help="frame side in pixels (even; DFEW ships 256)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fps", type=int, default=25)
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    args = parser.parse_args()
+    summary = generate(
+        args.out, args.num_clips, args.num_pretrain, args.num_frames, args.size, args.seed, args.fps, args.workers
+    )
+    print(
+        f"wrote {summary['num_clips']} labelled and {summary['num_pretrain']} pretraining clips to {args.out} "
+        f"in {summary['seconds']:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""Datasets: an annotation file in, (clip, target) items out.
+
+PretrainDataset -> (video float32 (3, T, S, S), mask bool (N,)), N = T/2 * (S/16)^2 tokens, True = masked.
+FinetuneDataset -> train / val: (video, label); test: (video, label, video_index, view_index), one item per
+view (num_segment temporal clips x num_crop spatial crops per video), so predictions average per video.
+
+A clip that cannot be read (corrupt, truncated, missing, fewer than `min_frames` frames) is logged with its
+path, counted, and replaced by a random other item; the replacement keeps its own label and video index,
+so per-video test averages stay correct and an unreadable video simply gets no prediction. When failures
+exceed `max_fail_fraction` of the loads (and of the items, so one early failure is not 100 %), loading
+stops with DataLoadError. The counters live in shared memory, so `dataset.failures` in the main process
+also counts what the DataLoader workers saw.
+"""
+
+import logging
+import random
+
+import torch
+from torch.utils.data import Dataset, get_worker_info
+
+from datasets.annotations import read_annotations
+from datasets.masking import check_lgi_masking, make_mask_generator
+from datasets.sampling import center_indices, pretrain_indices, test_indices, train_indices
+from datasets.transforms import EvalTransform, PretrainTransform, TrainTransform
+from datasets.video_io import VideoReadError, open_video
+
+logger = logging.getLogger(__name__)
+
+MAX_REPLACEMENTS = 20
+
+
+class DataLoadError(RuntimeError):
+    """Too many clips failed to load."""
+
+
+class LoadFailures:
+    """Shared load and failure counts, one slot per DataLoader worker (slot 0: the main process)."""
+
+    def __init__(self, dataset_size, max_fraction, slots=64):
+        self.dataset_size = dataset_size
+        self.max_fraction = max_fraction
+        self.counts = torch.zeros(slots, 2, dtype=torch.int64).share_memory_()  # (slot, [loads, failures])
+
+    def _slot(self):
+        info = get_worker_info()
+        return 0 if info is None else 1 + info.id % (len(self.counts) - 1)
+
+    @property
+    def loads(self):
+        return int(self.counts[:, 0].sum())
+
+    @property
+    def count(self):
+        return int(self.counts[:, 1].sum())
+
+    def success(self):
+        self.counts[self._slot(), 0] += 1
+
+    def failure(self, error):
+        self.counts[self._slot()] += 1
+        loads, count = self.loads, self.count
+        logger.warning("load failure %d of %d loads, item replaced: %s", count, loads, error)
+        if count > self.max_fraction * max(loads, self.dataset_size):
+            raise DataLoadError(
+                f"{count} of {loads} clip loads failed, more than max_fail_fraction={self.max_fraction} "
+                f"(dataset of {self.dataset_size}); last: {error}"
+            )
+
+
+class _ClipDataset(Dataset):
+    """Annotation file, frame reading, and replacement of unreadable items; subclasses define _load."""
+
+    def __init__(self, annotation_file, data_root, num_classes, min_frames):
+        self.samples = read_annotations(annotation_file, data_root, num_classes)
+        self.min_frames = min_frames
+
+    def _read(self, sample, pick):
+        """Frames pick(L) of a sample with L frames, (T, H, W, 3) uint8."""
+        video = open_video(sample.path)
+        if len(video) < self.min_frames:
+            raise VideoReadError(sample.path, f"{len(video)} frames, fewer than min_frames={self.min_frames}")
+        return video.read(pick(len(video)))
+
+    def __getitem__(self, index):
+        for _ in range(MAX_REPLACEMENTS):
+            try:
+                item = self._load(index)
+            except VideoReadError as error:
+                self.failures.failure(error)
+                index = (index + 1 + random.randrange(max(len(self) - 1, 1))) % len(self)  # any other item
+                continue
+            self.failures.success()
+            return item
+        raise DataLoadError(f"{MAX_REPLACEMENTS} replacement items in a row failed to load")
+
+
+class PretrainDataset(_ClipDataset):
+    """Unlabelled clips for MAE pretraining: T frames at stride `sampling_rate`, multi-scale crop, mask.
+
+    `lgi_region_size` (e.g. (2, 5, 10)) asserts at construction that every mask groups into LGI regions.
+    `voxceleb2_crop` keeps the top-centre input_size square of each frame first (VoxCeleb2's face box).
+    """
+
+    def __init__(
+        self,
+        annotation_file,
+        data_root=None,
+        num_frames=16,
+        sampling_rate=4,
+        input_size=160,
+        mask_type="part_window",
+        mask_ratio=0.9,
+        window_size=(5, 10),
+        voxceleb2_crop=False,
+        max_fail_fraction=0.05,
+        tubelet_size=2,
+        patch_size=16,
+        lgi_region_size=None,
+        min_frames=1,
+    ):
+        super().__init__(annotation_file, data_root, None, min_frames)
+        self.num_frames = num_frames
+        self.sampling_rate = sampling_rate
+        self.grid_size = (num_frames // tubelet_size, input_size // patch_size, input_size // patch_size)
+        if lgi_region_size is not None:
+            check_lgi_masking(mask_type, self.grid_size, window_size, lgi_region_size)
+        self.mask_generator = make_mask_generator(mask_type, self.grid_size, mask_ratio, window_size)
+        self.transform = PretrainTransform(input_size, voxceleb2_crop)
+        self.failures = LoadFailures(len(self), max_fail_fraction)
+
+    def __len__(self):
+        return len(self.samples)
+
+    def _load(self, index):
+        frames = self._read(self.samples[index], lambda n: pretrain_indices(n, self.num_frames, self.sampling_rate))
+        return self.transform(frames), torch.from_numpy(self.mask_generator())
+
+
+class FinetuneDataset(_ClipDataset):
+    """Labelled clips. mode 'train': random clip, full augmentation; 'val': the centre clip, centre crop
+    (upstream samples validation clips at random: pass random_val_clip=True); 'test': every video
+    test_num_segment x test_num_crop times, one view per item. RandAugment's geometric ops resample
+    bilinearly; aa_interpolation="bicubic" is upstream's choice, at about twice the cost."""
+
+    def __init__(
+        self,
+        annotation_file,
+        mode,
+        num_classes,
+        data_root=None,
+        num_frames=16,
+        sampling_rate=4,
+        input_size=160,
+        short_side_size=160,
+        test_num_segment=2,
+        test_num_crop=2,
+        aa="rand-m7-n4-mstd0.5-inc1",
+        reprob=0.25,
+        aa_interpolation="bilinear",
+        random_val_clip=False,
+        max_fail_fraction=0.05,
+        min_frames=1,
+    ):
+        if mode not in ("train", "val", "test"):
+            raise ValueError(f"mode must be 'train', 'val' or 'test', got {mode!r}")
+        super().__init__(annotation_file, data_root, num_classes, min_frames)
+        self.mode = mode
+        self.num_frames = num_frames
+        self.sampling_rate = sampling_rate
+        self.random_val_clip = random_val_clip
+        self.num_segments = test_num_segment if mode == "test" else 1
+        self.num_crops = test_num_crop if mode == "test" else 1
+        if mode == "train":
+            self.transform = TrainTransform(input_size, aa, reprob, aa_interpolation=aa_interpolation)
+        else:
+            self.transform = EvalTransform(input_size, short_side_size, self.num_crops)
+        self.failures = LoadFailures(len(self), max_fail_fraction)
+
+    @property
+    def num_views(self):
+        return self.num_segments * self.num_crops
+
+    def __len__(self):
+        return len(self.samples) * self.num_views
+
+    def _load(self, index):
+        video_index, view_index = divmod(index, self.num_views)
+        sample = self.samples[video_index]
+        if self.mode == "test":
+            segment, crop = divmod(view_index, self.num_crops)
+            frames = self._read(
+                sample, lambda n: test_indices(n, self.num_frames, self.sampling_rate, self.num_segments)[segment]
+            )
+            return self.transform(frames, crop), sample.label, video_index, view_index
+        random_clip = self.mode == "train" or self.random_val_clip
+        sampler = train_indices if random_clip else center_indices
+        frames = self._read(sample, lambda n: sampler(n, self.num_frames, self.sampling_rate))
+        return self.transform(frames), sample.label

@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+
+from datasets.annotations import read_annotations
+from datasets.synthetic import EXPRESSIONS, _identity, expression_track, generate, render_clip
+from datasets.video_io import count_frames, read_frames
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synthetic")
+    generate(out, num_clips=14, num_pretrain=3, num_frames=16, size=64, seed=3, workers=2)
+    return out
+
+
+def test_render_is_a_pure_function_of_the_seed():
+    clip = render_clip([1, 2], label=4, num_frames=12, size=48)
+    assert clip.shape == (12, 48, 48, 3) and clip.dtype == np.uint8
+    np.testing.assert_array_equal(clip, render_clip([1, 2], label=4, num_frames=12, size=48))
+    assert not np.array_equal(clip, render_clip([1, 3], label=4, num_frames=12, size=48))
+    assert np.abs(clip[-1].astype(int) - clip[0]).mean() > 1  # the face moves
+
+
+def test_the_class_shows_in_the_dynamics_not_in_single_frames():
+    change, last, labels = [], [], []
+    for index in range(700):
+        rng = np.random.default_rng([7, index])
+        face = _identity(rng, 64)
+        track = expression_track(rng, index % 7, 32, face["rest"], face["talk"])
+        change.append(track[-6:].mean(0) - track[:4].mean(0))
+        last.append(track[-6:].mean(0))
+        labels.append(index % 7)
+    classifier = LogisticRegression(max_iter=3000)
+    from_change = cross_val_score(classifier, np.array(change), labels, cv=5).mean()
+    from_last_frames = cross_val_score(classifier, np.array(last), labels, cv=5).mean()
+    assert from_change > 0.95 and from_last_frames < 0.85
+
+
+def test_confusable_pairs_share_most_controls():
+    happy, sad, neutral, angry, surprise, disgust, fear = EXPRESSIONS
+    for a, b, unrelated in ((surprise, fear, sad), (angry, disgust, happy)):
+        assert np.abs(a - b).sum() < np.abs(a - unrelated).sum()
+
+
+def test_layout_and_splits(dataset):
+    clips = sorted(p.name for p in (dataset / "frames").iterdir())
+    assert clips == [f"clip_{i:05d}" for i in range(14)]
+    assert len(list((dataset / "videos").glob("*.mp4"))) == 14
+    tests = []
+    for fold in range(1, 6):
+        parts = {}
+        for name in ("train", "val", "test"):
+            frames = read_annotations(dataset / f"split{fold:02d}" / f"{name}.csv", num_classes=7)
+            videos = read_annotations(dataset / "mp4" / f"split{fold:02d}" / f"{name}.csv", num_classes=7)
+            assert [s.label for s in frames] == [s.label for s in videos]
+            parts[name] = {s.path.rsplit("/", 1)[1] for s in frames}
+        assert not parts["train"] & parts["val"] and not parts["train"] & parts["test"]
+        assert not parts["val"] & parts["test"]
+        assert parts["train"] | parts["val"] | parts["test"] == set(clips)
+        tests += parts["test"]
+    assert sorted(tests) == clips  # every clip is tested exactly once over the five folds
+    pool = read_annotations(dataset / "pretrain.csv")
+    assert len(pool) == 3 and {s.label for s in pool} == {0}
+
+
+def test_frames_and_mp4_hold_the_same_clip(dataset):
+    folder, video = dataset / "frames" / "clip_00005", dataset / "videos" / "clip_00005.mp4"
+    length = count_frames(folder)
+    assert 12 <= length <= 20 and count_frames(video) == length
+    indices = [0, length // 2, length - 1]
+    difference = np.abs(read_frames(folder, indices).astype(int) - read_frames(video, indices))
+    assert difference.mean() < 4
+
+
+def test_generation_is_deterministic(dataset, tmp_path):
+    generate(tmp_path, num_clips=2, num_pretrain=0, num_frames=16, size=64, seed=3, workers=1)
+    for name in ("00001.jpg", "00009.jpg"):
+        assert (tmp_path / "frames" / "clip_00001" / name).read_bytes() == (
+            dataset / "frames" / "clip_00001" / name
+        ).read_bytes()

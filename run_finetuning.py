@@ -27,7 +27,7 @@ from engine.logger import RunLogger
 from engine.optim import build_optimizer, cosine_schedule, param_groups
 from engine.setup import build_ema, parse_amp, str2bool
 from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
-from models import CheckpointError, create_model, load_weights, read_checkpoint
+from models import CheckpointError, create_model, load_weights, model_family, read_checkpoint
 
 
 def get_args(argv=None):
@@ -118,7 +118,7 @@ def build_model(args, num_classes):
         kwargs["depth"] = args.depth
     if args.attn_type is not None:
         kwargs["attn_type"] = args.attn_type
-    if args.attn_type != "joint" and "vit" not in args.model.replace("dim512", ""):
+    if model_family(args.model, args.attn_type) == "lgi":
         kwargs["pooling"] = args.lg_classify_token_type
         if args.lg_region_size:
             kwargs["region_size"] = tuple(args.lg_region_size)

@@ -3,7 +3,7 @@
 from .checkpoint import CheckpointError, LoadReport, load_weights, read_checkpoint, state_dict_of
 from .lgi_former import LGIBlock, LGIFormer, LGIFormerClassifier, LGIFormerEncoder
 from .mae import MaskedAutoencoder, reconstruction_loss, reconstruction_targets
-from .registry import create_model, from_upstream_config, list_models, model_from_config
+from .registry import create_model, from_upstream_config, list_models, model_family, model_from_config
 from .vit import VisionTransformer, VisionTransformerClassifier, VisionTransformerEncoder
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "from_upstream_config",
     "list_models",
     "load_weights",
+    "model_family",
     "model_from_config",
     "read_checkpoint",
     "reconstruction_loss",

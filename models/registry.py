@@ -30,9 +30,23 @@ LGI_DEFAULTS = dict(img_size=160, patch_size=16, num_frames=16, tubelet_size=2, 
 VIT_DEFAULTS = dict(img_size=160, patch_size=16, num_frames=16, tubelet_size=2)
 
 
-def register_model(fn):
-    _MODELS[fn.__name__] = fn
-    return fn
+_FAMILIES = {}  # model name -> "lgi" or "vit" (its encoder when no attn_type is given)
+
+
+def register_model(family):
+    def register(fn):
+        _MODELS[fn.__name__] = fn
+        _FAMILIES[fn.__name__] = family
+        return fn
+
+    return register
+
+
+def model_family(name, attn_type=None):
+    """'lgi' or 'vit': which encoder `create_model(name, attn_type=...)` builds (LGI-only options need 'lgi')."""
+    if name not in _FAMILIES:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(list_models())}")
+    return {"local_global": "lgi", "joint": "vit"}.get(attn_type, _FAMILIES[name])
 
 
 def list_models():
@@ -42,7 +56,10 @@ def list_models():
 def create_model(name, **kwargs):
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(list_models())}")
-    model = _MODELS[name](**kwargs)
+    try:
+        model = _MODELS[name](**kwargs)
+    except TypeError as err:  # an option this model does not have
+        raise ValueError(f"{name}: {err}") from None
     model.model_config = {"name": name, **kwargs}
     return model
 
@@ -72,47 +89,47 @@ def _build(kind, size, decoder=None, **kwargs):
     return MaskedAutoencoder(encoder, **wrapper)
 
 
-@register_model
+@register_model("lgi")
 def lgi_former_base_patch16_160(**kwargs):
     """The paper's LGI-Former: 512-d, 16 blocks, 8 heads, 8 regions of 2x5x10 tokens; 84.9 M params."""
     return _build("lgi", "lgi_base", **kwargs)
 
 
-@register_model
+@register_model("lgi")
 def lgi_former_small_patch16_160(**kwargs):
     """256-d, 8 blocks, 4 heads: a CPU-friendly LGI-Former at the real 16x160x160 input."""
     return _build("lgi", "lgi_small", **kwargs)
 
 
-@register_model
+@register_model("lgi")
 def lgi_former_tiny_patch16_160(**kwargs):
     """128-d, 4 blocks, 4 heads: trains on 2 CPU cores in minutes (the quick start's model)."""
     return _build("lgi", "lgi_tiny", **kwargs)
 
 
-@register_model
+@register_model("vit")
 def videomae_vit_base_patch16_160(**kwargs):
     """VideoMAE ViT-B baseline with joint space-time attention: 768-d, 12 blocks; 86.2 M params."""
     return _build("vit", "vit_base", **kwargs)
 
 
-@register_model
+@register_model("lgi")
 def pretrain_lgi_former_base_patch16_160(**kwargs):
     """MAE-DFER pretraining model: LGI-Former base encoder, 384-d 4-block decoder; 92.8 M params."""
     return _build("lgi", "lgi_base", "base", **kwargs)
 
 
-@register_model
+@register_model("lgi")
 def pretrain_lgi_former_small_patch16_160(**kwargs):
     return _build("lgi", "lgi_small", "small", **kwargs)
 
 
-@register_model
+@register_model("lgi")
 def pretrain_lgi_former_tiny_patch16_160(**kwargs):
     return _build("lgi", "lgi_tiny", "tiny", **kwargs)
 
 
-@register_model
+@register_model("vit")
 def pretrain_videomae_vit_base_patch16_160(**kwargs):
     """VideoMAE pretraining with the ViT-B encoder and the same decoder; 94.2 M params."""
     return _build("vit", "vit_base", "base", **kwargs)
@@ -200,25 +217,25 @@ def _upstream_model(pretrain, size, default_attn_type, **kwargs):
     return _build(kind, size, "base" if pretrain else None, **ours)
 
 
-@register_model
+@register_model("lgi")
 def vit_base_dim512_no_depth_patch16_160(**kwargs):
     """Upstream fine-tune name (512-d, 8 heads); depth defaults to 16, as every upstream script sets."""
     return _upstream_model(False, "lgi_base", "local_global", **kwargs)
 
 
-@register_model
+@register_model("vit")
 def vit_base_patch16_160(**kwargs):
     """Upstream ViT-B fine-tune name (768-d, 12 blocks, 12 heads), joint attention by default."""
     return _upstream_model(False, "vit_base", "joint", **kwargs)
 
 
-@register_model
+@register_model("lgi")
 def pretrain_videomae_base_dim512_no_depth_patch16_160(**kwargs):
     """Upstream MAE-DFER pretraining name; encoder_depth defaults to 16, decoder 384-d x 4 x 6 heads."""
     return _upstream_model(True, "lgi_base", "local_global", **kwargs)
 
 
-@register_model
+@register_model("vit")
 def pretrain_videomae_base_patch16_160(**kwargs):
     """Upstream VideoMAE ViT-B pretraining name."""
     return _upstream_model(True, "vit_base", "joint", **kwargs)

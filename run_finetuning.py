@@ -163,7 +163,11 @@ def main(args):
 
     model = build_model(args, num_classes).to(device)
     if args.finetune:
-        print(f"initialising from {args.finetune}: {load_weights(model, args.finetune)}")
+        report = load_weights(model, args.finetune)
+        print(f"initialising from {args.finetune}: {report}")
+        unexpected_missing = [k for k in report.missing if not k.startswith(("fc_norm.", "head."))]
+        if unexpected_missing:
+            raise ValueError(f"{args.finetune}: does not fit {args.model}, missing {', '.join(unexpected_missing[:5])}")
     total_batch = args.batch_size * args.update_freq * dist.world_size()
     lr, min_lr, warmup_lr = (v * total_batch / 256 for v in (args.lr, args.min_lr, args.warmup_lr))
     groups = param_groups(model, args.weight_decay, model.no_weight_decay(), args.layer_decay)

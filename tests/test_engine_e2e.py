@@ -122,3 +122,19 @@ def test_eval_tests_a_checkpoint_in_the_upstream_layout(data, tmp_path):
     trained = json.loads((tmp_path / "train/test_last/metrics.json").read_text())
     evaluated = json.loads((tmp_path / "eval/test_eval/metrics.json").read_text())
     assert evaluated["uar"] == pytest.approx(trained["uar"]) and evaluated["war"] == pytest.approx(trained["war"])
+
+
+def test_finetune_refuses_a_checkpoint_that_leaves_encoder_weights_missing(data, tmp_path):
+    from engine.checkpoint import save_checkpoint
+    from models import create_model
+
+    save_checkpoint(tmp_path / "pt.pth", create_model("pretrain_lgi_former_tiny_patch16_160", depth=1), 0)
+    args = [*FINETUNE, *COMMON, "--data_path", str(data / "split01"), "--batch_size", "4", "--epochs", "1"]
+    args[args.index("--depth") + 1] = "2"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run_finetuning.py"), *args, "--finetune", str(tmp_path / "pt.pth")],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "pt.pth: does not fit lgi_former_tiny_patch16_160, missing blocks.1." in result.stderr

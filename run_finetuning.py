@@ -19,12 +19,12 @@ from datasets.specs import get_spec
 from datasets.transforms import build_mixup
 from datasets.video_dataset import DataLoadError, FinetuneDataset
 from engine import distributed as dist
-from engine.checkpoint import latest_valid_checkpoint, restore, save_checkpoint, save_epoch_checkpoint
+from engine.checkpoint import restore, resume_training, save_checkpoint, save_epoch_checkpoint
 from engine.data import build_loader, seed_everything, start_epoch
 from engine.evaluate import evaluate
 from engine.finetune import finetune_loss, run_test
 from engine.logger import RunLogger
-from engine.optim import build_optimizer, cosine_schedule, param_groups
+from engine.optim import build_optimizer, build_schedules, param_groups
 from engine.setup import build_ema, parse_amp, str2bool
 from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
 from models import CheckpointError, create_model, load_weights, model_family, read_checkpoint
@@ -175,11 +175,7 @@ def main(args):
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     model_ema = build_ema(model, args.model_ema_decay) if args.model_ema else None
 
-    start = 0
-    resume = args.resume or (output_dir and args.auto_resume and latest_valid_checkpoint(output_dir)[0])
-    if resume:
-        start = restore(read_checkpoint(resume), model, optimizer, scaler, model_ema)
-        print(f"resumed from {resume}, next epoch {start}")
+    start = resume_training(args.resume, output_dir, args.auto_resume, model, optimizer, scaler, model_ema)
 
     def test(tag):
         return run_test(model, test_loader, device, num_classes, spec.class_names, output_dir, tag, amp_dtype, logger)
@@ -200,19 +196,15 @@ def main(args):
     )
     if mixup is not None and args.batch_size % 2:
         raise ValueError(f"mixup/cutmix need an even --batch_size, got {args.batch_size}")
-    ddp = model
-    if dist.is_distributed():
-        ddp = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
+    ddp = dist.wrap_ddp(model, device)
     train_loader = build_loader(train_set, args.batch_size, True, args.num_workers, args.seed, args.pin_mem)
     steps = len(train_loader) // args.update_freq
     if steps == 0:
         raise ValueError(f"{args.data_path}: {len(train_set)} training clips are fewer than one batch of {total_batch}")
-    schedules = (
-        cosine_schedule(lr, min_lr, args.epochs, steps, args.warmup_epochs, args.warmup_steps, warmup_lr),
-        cosine_schedule(args.weight_decay, args.weight_decay_end or args.weight_decay, args.epochs, steps),
-    )
+    schedules = build_schedules(
+        lr, min_lr, args.epochs, steps, args.warmup_epochs, args.warmup_steps, warmup_lr, args.weight_decay,
+        args.weight_decay_end,
+    )  # fmt: skip
     settings = StepSettings(device, amp_dtype, args.update_freq, args.clip_grad)
     compute_loss = finetune_loss(mixup, args.smoothing)
     print(f"training {args.model} on {len(train_set)} clips: {steps} steps/epoch, lr {lr:.3g}, amp {amp_dtype}")

@@ -16,13 +16,13 @@ import torch
 from datasets.annotations import AnnotationError
 from datasets.video_dataset import DataLoadError, PretrainDataset
 from engine import distributed as dist
-from engine.checkpoint import latest_valid_checkpoint, restore, save_epoch_checkpoint
+from engine.checkpoint import resume_training, save_epoch_checkpoint
 from engine.data import build_loader, seed_everything, start_epoch
 from engine.logger import RunLogger
-from engine.optim import build_optimizer, cosine_schedule, param_groups
+from engine.optim import build_optimizer, build_schedules, param_groups
 from engine.setup import parse_amp, str2bool
 from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
-from models import CheckpointError, create_model, read_checkpoint
+from models import CheckpointError, create_model
 
 
 def get_args(argv=None):
@@ -150,25 +150,16 @@ def main(args):
     )
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
-    start = 0
-    resume = args.resume or (output_dir and args.auto_resume and latest_valid_checkpoint(output_dir)[0])
-    if resume:
-        start = restore(read_checkpoint(resume), model, optimizer, scaler)
-        print(f"resumed from {resume}, next epoch {start}")
-
-    ddp = model
-    if dist.is_distributed():
-        ddp = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
+    start = resume_training(args.resume, output_dir, args.auto_resume, model, optimizer, scaler)
+    ddp = dist.wrap_ddp(model, device)
     loader = build_loader(dataset, args.batch_size, True, args.num_workers, args.seed, args.pin_mem)
     steps = len(loader) // args.update_freq
     if steps == 0:
         raise ValueError(f"{args.data_path}: {len(dataset)} clips are fewer than one batch of {total_batch}")
-    schedules = (
-        cosine_schedule(lr, min_lr, args.epochs, steps, args.warmup_epochs, args.warmup_steps, warmup_lr),
-        cosine_schedule(args.weight_decay, args.weight_decay_end or args.weight_decay, args.epochs, steps),
-    )
+    schedules = build_schedules(
+        lr, min_lr, args.epochs, steps, args.warmup_epochs, args.warmup_steps, warmup_lr, args.weight_decay,
+        args.weight_decay_end,
+    )  # fmt: skip
     settings = StepSettings(device, amp_dtype, args.update_freq, args.clip_grad)
 
     print(f"pretraining {args.model} on {len(dataset)} clips: {steps} steps/epoch, lr {lr:.3g}, amp {amp_dtype}")

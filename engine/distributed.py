@@ -57,6 +57,15 @@ def _silence_print():
     builtins.print = print_main
 
 
+def wrap_ddp(model, device):
+    """DistributedDataParallel around the model when running under torchrun, else the model itself."""
+    if not is_distributed():
+        return model
+    return torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None
+    )
+
+
 def cleanup():
     if is_distributed():
         dist.destroy_process_group()

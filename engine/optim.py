@@ -63,3 +63,11 @@ def set_step_values(optimizer, lr, weight_decay=None):
         group["lr"] = float(lr) * group.get("lr_scale", 1.0)
         if weight_decay is not None and group["weight_decay"] > 0:
             group["weight_decay"] = float(weight_decay)
+
+
+def build_schedules(lr, min_lr, epochs, steps_per_epoch, warmup_epochs, warmup_steps, warmup_lr, wd, wd_end=None):
+    """(lr per step, weight decay per step): cosine lr after a linear warmup; wd cosine to wd_end (or constant)."""
+    return (
+        cosine_schedule(lr, min_lr, epochs, steps_per_epoch, warmup_epochs, warmup_steps, warmup_lr),
+        cosine_schedule(wd, wd if wd_end is None else wd_end, epochs, steps_per_epoch),
+    )

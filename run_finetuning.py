@@ -137,9 +137,8 @@ def build_datasets(args, spec, num_classes):
         max_fail_fraction=args.max_fail_fraction,
     )
     folder = Path(args.data_path)
-    train = (
-        None if args.eval else FinetuneDataset(folder / "train.csv", "train", aa=args.aa, reprob=args.reprob, **common)
-    )
+    aa = None if args.aa.lower() == "none" else args.aa
+    train = None if args.eval else FinetuneDataset(folder / "train.csv", "train", aa=aa, reprob=args.reprob, **common)
     val = FinetuneDataset(folder / "val.csv", "val", **common) if (folder / "val.csv").exists() else None
     test_views = dict(test_num_segment=args.test_num_segment, test_num_crop=args.test_num_crop)
     test = FinetuneDataset(folder / "test.csv", "test", **test_views, **common)

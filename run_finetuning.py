@@ -174,12 +174,14 @@ def main(args):
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     model_ema = build_ema(model, args.model_ema_decay) if args.model_ema else None
 
-    start = resume_training(args.resume, output_dir, args.auto_resume, model, optimizer, scaler, model_ema)
+    start, resumed = resume_training(args.resume, output_dir, args.auto_resume, model, optimizer, scaler, model_ema)
 
     def test(tag):
         return run_test(model, test_loader, device, num_classes, spec.class_names, output_dir, tag, amp_dtype, logger)
 
     if args.eval:
+        if resumed is None:
+            raise ValueError("--eval needs a checkpoint: --resume <file>, or one in --output_dir")
         test("eval")
         return
 

@@ -150,7 +150,7 @@ def main(args):
     )
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
-    start = resume_training(args.resume, output_dir, args.auto_resume, model, optimizer, scaler)
+    start, _ = resume_training(args.resume, output_dir, args.auto_resume, model, optimizer, scaler)
     ddp = dist.wrap_ddp(model, device)
     loader = build_loader(dataset, args.batch_size, True, args.num_workers, args.seed, args.pin_mem)
     steps = len(loader) // args.update_freq

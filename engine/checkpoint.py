@@ -103,12 +103,12 @@ def save_epoch_checkpoint(output_dir, epoch, keep_every, model, optimizer, scale
 
 def resume_training(resume, output_dir, auto_resume, model, optimizer, scaler, model_ema=None):
     """Load `resume`, or with auto_resume the newest readable checkpoint-N.pth of output_dir.
-    Returns the epoch to start from (0 when there is nothing to resume)."""
+    Returns (epoch to start from, the file loaded or None)."""
     path = resume
     if not path and output_dir and auto_resume:
         path, _ = latest_valid_checkpoint(output_dir)
     if not path:
-        return 0
+        return 0, None
     start = restore(read_checkpoint(path), model, optimizer, scaler, model_ema)
     print(f"resumed from {path}, next epoch {start}")
-    return start
+    return start, path

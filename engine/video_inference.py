@@ -53,7 +53,7 @@ def window_clips(frames, track, indices, input_size, min_face_fraction=0.5):
     return clips, np.array(has_face, dtype=bool)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_clips(model, clips, device, batch_size=8):
     """Softmax probabilities (N, K) of a list of (3, T, S, S) clips, in batches."""
     out = []

@@ -9,9 +9,9 @@ want=$(cat requirements.txt scripts/setup_env.sh | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "Setting up .venv (first time takes a few minutes: torch is large)..."
   "$PYTHON" -m venv .venv
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+  .venv/bin/python -m pip install -qq --disable-pip-version-check -r requirements.txt
   # MTCNN face detector (weights inside the wheel). Its metadata pins torch<2.3 and numpy<2, yet it runs on
   # the versions above, so it goes in without its dependencies (requests, which it imports, is in requirements).
-  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps facenet-pytorch==2.6.0
+  .venv/bin/python -m pip install -qq --disable-pip-version-check --no-deps facenet-pytorch==2.6.0
   echo "$want" > "$stamp"
 fi

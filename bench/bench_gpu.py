@@ -2,7 +2,8 @@
 
     python -m bench.bench_gpu [--batch_size 32] [--repeats 5]     (bench/gpu.sh runs it after the reference test)
 
-MFU is achieved FLOP/s (FLOP counter; training = 3x forward) over a bf16 matmul measured in the same run.
+MFU is the best repeat's FLOP/s (FLOP counter; training = 3x forward) over the best bf16 8192^2 matmul sampled
+between the repeats (bench/common.py).
 """
 
 import argparse
@@ -11,7 +12,7 @@ import time
 import torch
 
 from bench.bench_models import bench_classifier, bench_pretrain, format_rows
-from bench.common import matmul_flops_per_s
+from bench.common import MatmulCeiling
 
 MODELS = ("lgi_former_base_patch16_160", "videomae_vit_base_patch16_160")
 
@@ -28,23 +29,20 @@ def main(argv=None):
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     start = time.time()
-    ceiling = matmul_flops_per_s(device, dtype, n=8192 if device.type == "cuda" else 1024)
+    ceiling = MatmulCeiling(device, dtype, n=8192 if device.type == "cuda" else 1024)
     rows = []
     for compile in (False,) if args.no_compile else (False, True):
         tag = " (compiled)" if compile else ""
         for name in MODELS:
-            rows += [
-                (name + tag, *r) for r in bench_classifier(name, args.batch_size, device, args.repeats, dtype, compile)
-            ]
+            timed = bench_classifier(name, args.batch_size, device, args.repeats, ceiling, dtype, compile)
+            rows += [(name + tag, *r) for r in timed]
             print(f"{name}{tag} done at {time.time() - start:.0f} s", flush=True)
         pretrain = "pretrain_lgi_former_base_patch16_160"
-        rows += [
-            (pretrain + tag, *r)
-            for r in bench_pretrain(pretrain, args.batch_size, device, args.repeats, dtype, compile)
-        ]
+        timed = bench_pretrain(pretrain, args.batch_size, device, args.repeats, ceiling, dtype, compile)
+        rows += [(pretrain + tag, *r) for r in timed]
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"\n{name}, torch {torch.__version__}, bf16 autocast, batch {args.batch_size}")
-    print(f"bf16 matmul ceiling: {ceiling / 1e12:.1f} TFLOP/s (same run)\n")
+    print(f"bf16 matmul: {ceiling.describe(1e12, 'TFLOP/s')}\n")
     print(format_rows(rows, ceiling))
     print(f"\ntotal {time.time() - start:.0f} s")
 

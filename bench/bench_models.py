@@ -1,16 +1,20 @@
 """Model speed on this machine: base LGI-Former and ViT-B, inference and training step, the pretraining step.
 
-    .venv/bin/python -m bench.bench_models [--batch_sizes 1 4] [--repeats 3] [--device cpu]
+    .venv/bin/python -m bench.bench_models [--batch_sizes 1 4] [--repeats 3] [--device cpu] [--default_malloc]
 
-FLOPs come from the FLOP counter (training step = 3x forward); MFU is achieved FLOP/s over a dense
-matmul measured in the same run, in the same dtype. Prints a Markdown table.
+FLOPs come from the FLOP counter (training step = 3x forward). MFU is the FLOP/s of the best repeat over the
+best float32 2048x2048 matmul sampled between the repeats of every row (same run, dtype and thread count;
+see bench/common.py). On CPU, freed memory is kept for reuse (`keep_freed_memory`) unless --default_malloc.
+Prints a Markdown table.
 """
 
 import argparse
+import os
+import statistics
 
 import torch
 
-from bench.common import markdown_table, matmul_flops_per_s, median_time, part_window_masks
+from bench.common import MatmulCeiling, keep_freed_memory, markdown_table, part_window_masks, run_times
 from models import create_model
 from models.flops import count_flops
 
@@ -21,8 +25,8 @@ def _autocast(device, amp_dtype):
     return torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
 
 
-def bench_classifier(name, batch, device, repeats, amp_dtype=None, compile=False):
-    """(what, batch, seconds, FLOPs) for inference and one training step (forward, backward, AdamW)."""
+def bench_classifier(name, batch, device, repeats, ceiling, amp_dtype=None, compile=False):
+    """(what, batch, run times, FLOPs) for inference and one training step (forward, backward, AdamW)."""
     model = create_model(name).to(device)
     x = torch.randn(batch, *CLIP, device=device)
     flops = count_flops(model.eval(), x[:1])[0] * batch
@@ -41,14 +45,14 @@ def bench_classifier(name, batch, device, repeats, amp_dtype=None, compile=False
         optimizer.zero_grad(set_to_none=True)
 
     model.eval()
-    rows = [("inference", batch, median_time(infer, device, repeats), flops)]
+    rows = [("inference", batch, run_times(infer, device, repeats, ceiling=ceiling), flops)]
     model.train()
-    rows.append(("train step", batch, median_time(train_step, device, repeats), 3 * flops))
+    rows.append(("train step", batch, run_times(train_step, device, repeats, ceiling=ceiling), 3 * flops))
     return rows
 
 
-def bench_pretrain(name, batch, device, repeats, amp_dtype=None, compile=False):
-    """(what, batch, seconds, FLOPs) for one pretraining step with 90% part-window masks."""
+def bench_pretrain(name, batch, device, repeats, ceiling, amp_dtype=None, compile=False):
+    """(what, batch, run times, FLOPs) for one pretraining step with 90% part-window masks."""
     model = create_model(name).to(device).train()
     x = torch.randn(batch, *CLIP, device=device)
     mask = part_window_masks(batch).to(device)
@@ -63,15 +67,20 @@ def bench_pretrain(name, batch, device, repeats, amp_dtype=None, compile=False):
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    return [("pretrain step", batch, median_time(train_step, device, repeats), 3 * flops)]
+    return [("pretrain step", batch, run_times(train_step, device, repeats, ceiling=ceiling), 3 * flops)]
 
 
 def format_rows(rows, ceiling):
-    """rows of (model, what, batch, seconds, flops) -> Markdown table with GFLOP/s, clips/s and MFU."""
-    header = ("model", "what", "batch", "seconds", "clips/s", "GFLOP/s", "MFU")
-    table = [
-        (m, w, b, f"{s:.3f}", f"{b / s:.1f}", f"{f / s / 1e9:.1f}", f"{f / s / ceiling:.0%}") for m, w, b, s, f in rows
-    ]
+    """rows of (model, what, batch, run times, flops) -> Markdown table; rates and MFU from the best run."""
+    header = ("model", "what", "batch", "median s", "best s", "clips/s", "GFLOP/s", "MFU")
+    table = []
+    for model, what, batch, times, flops in rows:
+        best = min(times)
+        rate = flops / best
+        table.append(
+            (model, what, batch, f"{statistics.median(times):.3f}", f"{best:.3f}", f"{batch / best:.2f}",
+             f"{rate / 1e9:.1f}", f"{rate / ceiling.best:.0%}")
+        )  # fmt: skip
     return markdown_table(header, table)
 
 
@@ -81,21 +90,25 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--models", nargs="+", default=["lgi_former_base_patch16_160", "videomae_vit_base_patch16_160"])
+    parser.add_argument("--default_malloc", action="store_true", help="leave glibc malloc's settings alone")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
+    kept = device.type == "cpu" and not args.default_malloc and keep_freed_memory()
+    load = os.getloadavg()[0]
     torch.manual_seed(0)
 
-    ceiling = matmul_flops_per_s(device)
+    ceiling = MatmulCeiling(device)
     lgi = count_flops(create_model("lgi_former_base_patch16_160").eval(), torch.randn(1, *CLIP))[0]
     vit = count_flops(create_model("videomae_vit_base_patch16_160").eval(), torch.randn(1, *CLIP))[0]
     rows = []
     for name in args.models:
         for batch in args.batch_sizes:
-            rows += [(name, *r) for r in bench_classifier(name, batch, device, args.repeats)]
+            rows += [(name, *r) for r in bench_classifier(name, batch, device, args.repeats, ceiling)]
     pretrain = "pretrain_lgi_former_base_patch16_160"
-    rows += [(pretrain, *r) for r in bench_pretrain(pretrain, max(args.batch_sizes), device, args.repeats)]
-    print(f"threads: {torch.get_num_threads()}, torch {torch.__version__}, device {device}")
-    print(f"float32 matmul ceiling: {ceiling / 1e9:.1f} GFLOP/s (2048x2048, same run)")
+    rows += [(pretrain, *r) for r in bench_pretrain(pretrain, max(args.batch_sizes), device, args.repeats, ceiling)]
+    print(f"threads: {torch.get_num_threads()}, torch {torch.__version__}, device {device}, freed memory kept: {kept}")
+    print(f"load average: {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (other jobs on these cores)")
+    print(f"float32 2048x2048 matmul: {ceiling.describe()}")
     print(f"forward FLOPs per clip: LGI-Former {lgi / 1e9:.2f} G, ViT-B {vit / 1e9:.2f} G, ratio {lgi / vit:.3f}")
     print()
     print(format_rows(rows, ceiling))

@@ -12,17 +12,14 @@ import time
 import numpy as np
 import torch
 
+from datasets.masking import PartWindowMasking
+
 
 def part_window_masks(batch, seed=0):
-    """(B, 800) bool masks: 90% part-window tube masking for the 16x160x160 clip grid."""
-    rng = np.random.default_rng(seed)
-    masks = []
-    for _ in range(batch):
-        frame = np.ones((2, 50), dtype=bool)
-        for window in frame:
-            window[rng.permutation(50)[:5]] = False
-        masks.append(np.tile(frame.reshape(-1), 8))
-    return torch.from_numpy(np.stack(masks))
+    """(B, 800) bool masks: the 90% part-window tube masks the datasets draw, seeded."""
+    np.random.seed(seed)
+    generate = PartWindowMasking()
+    return torch.from_numpy(np.stack([generate() for _ in range(batch)]))
 
 
 def sync(device):

@@ -1,22 +1,10 @@
 """Behaviour of every registered model: shapes, finiteness, gradients, input checks, options."""
 
-import numpy as np
 import pytest
 import torch
 
+from bench.common import part_window_masks
 from models import create_model, list_models, model_from_config
-
-
-def part_window_mask(batch, seed=0):
-    """90% part-window tube mask: 5 visible tokens in each 5x10 half of a 10x10 slice, tiled over 8 slices."""
-    rng = np.random.default_rng(seed)
-    masks = []
-    for _ in range(batch):
-        frame = np.ones((2, 50), dtype=bool)
-        for window in frame:
-            window[rng.permutation(50)[:5]] = False
-        masks.append(np.tile(frame.reshape(-1), 8))
-    return torch.from_numpy(np.stack(masks))
 
 
 def small_kwargs(name):
@@ -36,7 +24,7 @@ def test_every_model_runs_forward_and_backward(name):
     model = create_model(name, **small_kwargs(name))
     x = torch.randn(2, 3, 16, 160, 160)
     if name.startswith("pretrain"):
-        mask = part_window_mask(2)
+        mask = part_window_masks(2)
         out = model(x, mask)
         assert out.shape == (2, 720, 1536)
         loss, _ = model.forward_loss(x, mask)
@@ -76,7 +64,7 @@ def test_mask_the_lgi_encoder_cannot_group_is_refused():
     tube[0, 0:10] = False
     with pytest.raises(ValueError, match="unequal number of visible tokens"):
         model(x, tube)
-    uneven = part_window_mask(2)
+    uneven = part_window_masks(2)
     uneven[1, :100] = True
     with pytest.raises(ValueError, match="same number of visible tokens"):
         model(torch.randn(2, 3, 16, 160, 160), uneven)

@@ -23,6 +23,7 @@ from datasets.labels import get_label_map
 from datasets.specs import get_spec
 from datasets.video_io import VideoReadError, open_video
 from engine.report import overall_prediction, plot_timeline, write_annotated_video, write_predictions
+from engine.setup import keep_freed_memory
 from engine.video_inference import frame_timeline, run_windows
 from models import CheckpointError
 from models.checkpoint import classifier_from_checkpoint
@@ -124,6 +125,8 @@ def resolve_checkpoint(path):
 def main(args):
     start = time.time()
     device = torch.device(args.device)
+    if device.type == "cpu":
+        keep_freed_memory()
     model, checkpoint = classifier_from_checkpoint(resolve_checkpoint(args.checkpoint))
     model.to(device)
     classes = class_names(checkpoint, args.labels, model.num_classes)

@@ -25,7 +25,7 @@ from engine.evaluate import evaluate
 from engine.finetune import finetune_loss, run_test
 from engine.logger import RunLogger
 from engine.optim import build_optimizer, build_schedules, param_groups
-from engine.setup import build_ema, parse_amp, str2bool
+from engine.setup import build_ema, keep_freed_memory, parse_amp, str2bool
 from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
 from models import CheckpointError, create_model, load_weights, model_family, read_checkpoint
 
@@ -147,6 +147,8 @@ def build_datasets(args, spec, num_classes):
 
 def main(args):
     device = dist.init_distributed(args.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # reuse freed activations instead of page-faulting them in again each step
     seed_everything(args.seed + dist.rank())
     spec = get_spec(args.data_set)
     num_classes = args.nb_classes or spec.num_classes

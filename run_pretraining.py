@@ -14,13 +14,14 @@ from pathlib import Path
 import torch
 
 from datasets.annotations import AnnotationError
+from datasets.transforms import normalize
 from datasets.video_dataset import DataLoadError, PretrainDataset
 from engine import distributed as dist
 from engine.checkpoint import resume_training, save_epoch_checkpoint
 from engine.data import build_loader, seed_everything, start_epoch
 from engine.logger import RunLogger
 from engine.optim import build_optimizer, build_schedules, param_groups
-from engine.setup import parse_amp, str2bool
+from engine.setup import keep_freed_memory, parse_amp, str2bool
 from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
 from models import CheckpointError, create_model
 
@@ -115,7 +116,7 @@ def build_model(args):
 
 def pretrain_loss(model, batch):
     """Forward through the (possibly DDP-wrapped) model, then the model's own target and loss."""
-    clips, mask = batch[0], batch[1].flatten(1).bool()
+    clips, mask = normalize(batch[0]), batch[1].flatten(1).bool()
     pred = model(clips, mask)
     loss, parts = dist.unwrap(model).loss(clips, mask, pred)
     return loss, {name: value.item() for name, value in parts.items()}
@@ -123,6 +124,8 @@ def pretrain_loss(model, batch):
 
 def main(args):
     device = dist.init_distributed(args.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # reuse freed activations instead of page-faulting them in again each step
     seed_everything(args.seed + dist.rank())
     amp_dtype = parse_amp(args.amp, device)
     output_dir = Path(args.output_dir) if args.output_dir else None

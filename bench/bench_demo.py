@@ -29,10 +29,11 @@ import numpy as np
 import torch
 
 import demo
-from bench.common import keep_freed_memory, markdown_table
+from bench.common import markdown_table
 from datasets.synthetic import render_clip
 from datasets.video_io import write_video
 from engine.checkpoint import save_checkpoint
+from engine.setup import keep_freed_memory
 from models import create_model
 from preprocess.face_detect import build_detector
 from preprocess.face_track import track_faces

@@ -14,7 +14,8 @@ import statistics
 
 import torch
 
-from bench.common import MatmulCeiling, keep_freed_memory, markdown_table, part_window_masks, run_times
+from bench.common import MatmulCeiling, markdown_table, part_window_masks, run_times
+from engine.setup import keep_freed_memory
 from models import create_model
 from models.flops import count_flops
 

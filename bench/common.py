@@ -5,7 +5,6 @@ best of its repeats, and the MFU denominator is the best of many dense-matmul sa
 repeats (same run, dtype and thread count): a busy spell lowers neither side alone.
 """
 
-import ctypes
 import statistics
 import time
 
@@ -25,22 +24,6 @@ def part_window_masks(batch, seed=0):
 def sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def keep_freed_memory():
-    """Make glibc malloc keep freed memory for reuse instead of handing it back to the OS; True if applied.
-
-    PyTorch's CPU allocator is plain malloc. By default a freed activation above malloc's mmap threshold
-    goes back to the OS and the next one is page-faulted in, zero-filled: about 130k page faults per
-    base-model forward at batch 4, 5-20% of its time. With mmap off and trimming off, freed blocks are
-    reused (the effect of running under jemalloc or tcmalloc). The process keeps its peak memory.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc
-        return False
-    m_trim_threshold, m_mmap_max = -1, -4
-    return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
 
 
 class MatmulCeiling:

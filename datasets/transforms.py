@@ -1,13 +1,17 @@
-"""The transform stack: uint8 frames (T, H, W, 3) from datasets.video_io to a normalised float32 clip
-(3, T, S, S), S = input size, plus the batch-level Mixup/CutMix for (B, 3, T, S, S) clips.
+"""The transform stack: uint8 frames (T, H, W, 3) from datasets.video_io to a uint8 clip (T, S, S, 3),
+S = input size; `normalize` turns a batch of them into the model's float32 (B, 3, T, S, S) on the device,
+where random erasing and the batch-level Mixup/CutMix follow.
 
 Pipelines (SPEC c.2, c.3):
-- PretrainTransform: [VoxCeleb2 top-centre crop] -> multi-scale crop -> resize S -> normalise.
+- PretrainTransform: [VoxCeleb2 top-centre crop] -> multi-scale crop -> resize S.
 - TrainTransform: resize S x S -> RandAugment (same ops and magnitudes on every frame) -> random resized
-  crop -> flip -> normalise -> random erasing (one box through all frames, fresh noise per frame).
+  crop -> flip, plus the random-erasing box, applied after normalisation (one box through all frames,
+  fresh noise per frame).
 - EvalTransform: resize the short side, then crop k of n along the long side (k = centre for validation).
-Frames stay uint8 until the last step. Resizing is torch's uint8 bilinear over the whole clip, antialiased
-like Pillow's (upstream's) where upstream used Pillow, plain where it used F.interpolate.
+Upstream normalises and erases in the loader; here the loaders hand over uint8, a quarter of the bytes to
+copy between processes and to the GPU, and the device does the float work (the numbers are the same).
+Resizing is torch's uint8 bilinear over the whole clip, antialiased like Pillow's (upstream's) where
+upstream used Pillow, plain where it used F.interpolate.
 """
 
 import math
@@ -45,10 +49,17 @@ _SCALE = 1 / (255 * torch.tensor(STD).view(3, 1, 1, 1))
 _SHIFT = torch.tensor(MEAN).view(3, 1, 1, 1) / torch.tensor(STD).view(3, 1, 1, 1)
 
 
-def to_normalized_tensor(frames):
-    """(T, H, W, 3) uint8 -> (3, T, H, W) float32, (x / 255 - mean) / std with ImageNet mean and std."""
-    frames = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2)  # (3, T, H, W)
-    return torch.empty(frames.shape).copy_(frames).mul_(_SCALE).sub_(_SHIFT)
+def clip_tensor(frames):
+    """(T, H, W, 3) uint8 array -> the same as a torch tensor (no copy when contiguous)."""
+    return torch.from_numpy(np.ascontiguousarray(frames))
+
+
+def normalize(clips):
+    """uint8 clips (..., T, H, W, 3) -> float32 (..., 3, T, H, W), (x / 255 - mean) / std with ImageNet
+    mean and std, on the clips' device."""
+    clips = clips.movedim(-1, -4)  # ..., 3, T, H, W
+    out = torch.empty(clips.shape, device=clips.device).copy_(clips)
+    return out.mul_(_SCALE.to(out.device)).sub_(_SHIFT.to(out.device))
 
 
 def hflip(frames):
@@ -78,23 +89,32 @@ def random_resized_crop_params(height, width, scale=(0.08, 1.0), ratio=(3 / 4, 4
     return (height - h) // 2, (width - w) // 2, h, w
 
 
-def random_erase_(video, probability=0.25, area=(0.02, 1 / 3), min_aspect=0.3, attempts=10):
-    """With `probability`, fill one box of a (C, T, H, W) clip with N(0, 1) noise: the same box on every
-    frame, fresh noise everywhere (timm RandomErasing, mode 'pixel', one box, in cube mode). In place."""
-    if random.random() >= probability:
-        return video
-    c, t, height, width = video.shape
-    log_aspect = (math.log(min_aspect), math.log(1 / min_aspect))
-    for _ in range(attempts):
-        target = random.uniform(*area) * height * width
-        aspect = math.exp(random.uniform(*log_aspect))
-        h = round(math.sqrt(target * aspect))
-        w = round(math.sqrt(target / aspect))
-        if w < width and h < height:
-            top, left = random.randint(0, height - h), random.randint(0, width - w)
-            video[:, :, top : top + h, left : left + w] = torch.randn(c, t, h, w)
-            break
-    return video
+def random_erase_box(height, width, probability=0.25, area=(0.02, 1 / 3), min_aspect=0.3, attempts=10):
+    """timm's RandomErasing draw (mode 'pixel', one box): with `probability`, a box (top, left, h, w) and a
+    seed for its noise as int64 [top, left, h, w, seed]; h = 0 when nothing is erased."""
+    if random.random() < probability:
+        log_aspect = (math.log(min_aspect), math.log(1 / min_aspect))
+        for _ in range(attempts):
+            target = random.uniform(*area) * height * width
+            aspect = math.exp(random.uniform(*log_aspect))
+            h = round(math.sqrt(target * aspect))
+            w = round(math.sqrt(target / aspect))
+            if w < width and h < height:
+                top, left = random.randint(0, height - h), random.randint(0, width - w)
+                return torch.tensor([top, left, h, w, random.getrandbits(63)])
+    return torch.zeros(5, dtype=torch.long)
+
+
+def random_erase_(videos, boxes):
+    """Fill each clip's box of a normalised (B, C, T, H, W) batch with N(0, 1) noise: the same box on every
+    frame, fresh noise everywhere, drawn from the box's seed (so a clip's noise does not depend on its
+    batch). boxes: (B, 5) rows of random_erase_box. In place."""
+    for video, (top, left, h, w, seed) in zip(videos, boxes.tolist(), strict=True):
+        if h:
+            noise = torch.Generator(videos.device).manual_seed(seed)
+            shape = (*video.shape[:2], h, w)
+            video[:, :, top : top + h, left : left + w] = torch.randn(shape, generator=noise, device=videos.device)
+    return videos
 
 
 def multi_scale_crop_params(height, width, size, scales=(1, 0.875, 0.75, 0.66), max_distort=1):
@@ -121,8 +141,7 @@ class PretrainTransform:
             left = (frames.shape[2] - self.size) // 2
             frames = frames[:, : self.size, left : left + self.size]
         top, left, h, w = multi_scale_crop_params(frames.shape[1], frames.shape[2], self.size)
-        frames = resize(frames[:, top : top + h, left : left + w], self.size, self.size)
-        return to_normalized_tensor(frames)
+        return clip_tensor(resize(frames[:, top : top + h, left : left + w], self.size, self.size))
 
 
 class TrainTransform:
@@ -141,7 +160,7 @@ class TrainTransform:
         self.scale = scale
         self.flip_prob = hflip
 
-    def __call__(self, frames):
+    def __call__(self, frames):  # -> clip (T, S, S, 3) uint8, erase box (5,) for random_erase_
         frames = resize(frames, self.size, self.size)
         if self.rand_augment is not None:
             frames = self.rand_augment(frames)
@@ -150,7 +169,7 @@ class TrainTransform:
         frames = resize(frames[:, top : top + h, left : left + w], self.size, self.size, antialias=False)
         if random.random() < self.flip_prob:
             frames = hflip(frames)
-        return random_erase_(to_normalized_tensor(frames), self.reprob)
+        return clip_tensor(frames), random_erase_box(self.size, self.size, self.reprob)
 
 
 class EvalTransform:
@@ -174,7 +193,7 @@ class EvalTransform:
             along = int(crop_index * (max(h, w) - self.size) / (self.num_crops - 1))
         across = (min(h, w) - self.size) // 2
         top, left = (along, across) if h >= w else (across, along)
-        return to_normalized_tensor(frames[:, top : top + self.size, left : left + self.size])
+        return clip_tensor(frames[:, top : top + self.size, left : left + self.size])
 
 
 class VideoMixup(Mixup):

@@ -1,8 +1,10 @@
 """Datasets: an annotation file in, (clip, target) items out.
 
-PretrainDataset -> (video float32 (3, T, S, S), mask bool (N,)), N = T/2 * (S/16)^2 tokens, True = masked.
-FinetuneDataset -> train / val: (video, label); test: (video, label, video_index, view_index), one item per
-view (num_segment temporal clips x num_crop spatial crops per video), so predictions average per video.
+Videos are uint8 (T, S, S, 3); `datasets.transforms.normalize` makes model input of a batch on the device.
+PretrainDataset -> (video, mask bool (N,)), N = T/2 * (S/16)^2 tokens, True = masked.
+FinetuneDataset -> train: (video, label, erase box (5,) for transforms.random_erase_); val: (video, label);
+test: (video, label, video_index, view_index), one item per view (num_segment temporal clips x num_crop
+spatial crops per video), so predictions average per video.
 
 A clip that cannot be read (corrupt, truncated, missing, fewer than `min_frames` frames) is logged with its
 path, counted, and replaced by a random other item; the replacement keeps its own label and video index,
@@ -195,4 +197,7 @@ class FinetuneDataset(_ClipDataset):
         random_clip = self.mode == "train" or self.random_val_clip
         sampler = train_indices if random_clip else center_indices
         frames = self._read(sample, lambda n: sampler(n, self.num_frames, self.sampling_rate))
+        if self.mode == "train":
+            video, erase = self.transform(frames)
+            return video, sample.label, erase
         return self.transform(frames), sample.label

@@ -7,6 +7,8 @@ is its own video. Views of one video are averaged as softmax probabilities, then
 import torch
 import torch.nn.functional as F
 
+from datasets.transforms import normalize
+
 from .distributed import all_gather_tensor
 from .metrics import classification_metrics
 from .train import autocast
@@ -21,7 +23,7 @@ def predict(model, loader, device, amp_dtype=None, logger=None, desc="eval"):
     seen = 0
     batches = logger.progress(loader, desc, total=len(loader)) if logger else loader
     for batch in batches:
-        clips, target = batch[0].to(device, non_blocking=True), batch[1]
+        clips, target = normalize(batch[0].to(device, non_blocking=True)), batch[1]
         with autocast(device, amp_dtype):
             out = model(clips)
         ids = torch.tensor(item_ids[seen : seen + len(target)])

@@ -7,14 +7,17 @@ from pathlib import Path
 import torch
 from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 
+from datasets.transforms import normalize, random_erase_
+
 from .distributed import is_main_process
 from .evaluate import evaluate
 from .metrics import plot_confusion_matrix
 
 
 def finetune_loss(mixup=None, smoothing=0.0):
-    """compute_loss(model, (clips, labels, ...)) -> (loss, metrics) as upstream: soft-target CE after
-    mixup/cutmix, else label-smoothing CE, else plain CE; training accuracy only without mixup."""
+    """compute_loss(model, (uint8 clips, labels[, erase boxes])) -> (loss, metrics) as upstream: normalise,
+    random erasing, then soft-target CE after mixup/cutmix, else label-smoothing CE, else plain CE;
+    training accuracy only without mixup."""
     if mixup is not None:
         criterion = SoftTargetCrossEntropy()
     elif smoothing > 0:
@@ -23,7 +26,9 @@ def finetune_loss(mixup=None, smoothing=0.0):
         criterion = torch.nn.CrossEntropyLoss()
 
     def compute_loss(model, batch):
-        clips, labels = batch[0], batch[1]
+        clips, labels = normalize(batch[0]), batch[1]
+        if len(batch) > 2:
+            random_erase_(clips, batch[2])
         targets = labels
         if mixup is not None:
             clips, targets = mixup(clips, labels)

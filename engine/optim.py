@@ -42,8 +42,10 @@ def param_groups(model, weight_decay, no_decay_names=(), layer_decay=1.0):
 
 
 def build_optimizer(groups, lr, betas=(0.9, 0.999), eps=1e-8):
+    """AdamW over param_groups' groups; the fused kernel (one pass over all parameters) on CPU and CUDA."""
     optimizer_groups = [{k: v for k, v in g.items() if k != "names"} for g in groups]
-    return torch.optim.AdamW(optimizer_groups, lr=lr, betas=betas, eps=eps)
+    fused = all(p.device.type in ("cpu", "cuda") for g in optimizer_groups for p in g["params"])
+    return torch.optim.AdamW(optimizer_groups, lr=lr, betas=betas, eps=eps, fused=fused)
 
 
 def cosine_schedule(base, final, epochs, steps_per_epoch, warmup_epochs=0, warmup_steps=-1, start_warmup=0.0):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from datasets.transforms import to_normalized_tensor
+from datasets.transforms import clip_tensor, normalize
 from preprocess.face_crop import crop_faces
 
 
@@ -35,7 +35,7 @@ def plan_windows(num_frames, clip_len=16, stride=4, hop=16):
 
 
 def window_clips(frames, track, indices, input_size, min_face_fraction=0.5):
-    """Face clips (3, T, S, S) of the windows with enough face, and a has-face flag per window.
+    """Face clips (T, S, S, 3) uint8 of the windows with enough face, and a has-face flag per window.
 
     Sampled frames without a box borrow the box of the nearest frame in the window that has one.
     """
@@ -49,16 +49,16 @@ def window_clips(frames, track, indices, input_size, min_face_fraction=0.5):
         known = np.flatnonzero(found)
         nearest = known[np.abs(np.arange(len(window))[:, None] - known[None]).argmin(1)]
         boxes = track.boxes[window[nearest]]
-        clips.append(to_normalized_tensor(crop_faces(frames[window], boxes, input_size)))
+        clips.append(clip_tensor(crop_faces(frames[window], boxes, input_size)))
     return clips, np.array(has_face, dtype=bool)
 
 
 @torch.inference_mode()
 def predict_clips(model, clips, device, batch_size=8):
-    """Softmax probabilities (N, K) of a list of (3, T, S, S) clips, in batches."""
+    """Softmax probabilities (N, K) of a list of (T, S, S, 3) uint8 clips, in batches."""
     out = []
     for i in range(0, len(clips), batch_size):
-        batch = torch.stack(clips[i : i + batch_size]).to(device)
+        batch = normalize(torch.stack(clips[i : i + batch_size]).to(device))
         out.append(torch.softmax(model(batch).float(), dim=-1).cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 

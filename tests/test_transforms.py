@@ -18,10 +18,11 @@ from datasets.transforms import (
     build_mixup,
     hflip,
     multi_scale_crop_params,
+    normalize,
     random_erase_,
+    random_erase_box,
     random_resized_crop_params,
     resize,
-    to_normalized_tensor,
 )
 
 
@@ -137,21 +138,25 @@ def test_multi_scale_crop_params():
 
 
 def test_random_erase_same_box_fresh_noise():
-    video = torch.zeros(3, 6, 32, 32)
-    random_erase_(video, probability=1.0)
-    erased = video != 0
-    assert erased.any() and (erased == erased[:, :1]).all()  # one box through every frame and channel
-    assert not torch.equal(video[:, 0], video[:, 1])  # new noise in every frame
-    untouched = torch.zeros(3, 6, 32, 32)
-    assert torch.equal(random_erase_(untouched, probability=0.0), torch.zeros(3, 6, 32, 32))
+    boxes = torch.stack([random_erase_box(32, 32, probability=1.0), random_erase_box(32, 32, probability=0.0)])
+    videos = random_erase_(torch.zeros(2, 3, 6, 32, 32), boxes)
+    erased = videos[0] != 0
+    top, left, h, w, _ = boxes[0].tolist()
+    assert erased.sum() == 3 * 6 * h * w and erased[:, :, top : top + h, left : left + w].all()  # one box, all frames
+    assert not torch.equal(videos[0, :, 0], videos[0, :, 1])  # new noise in every frame
+    assert torch.equal(videos[1], torch.zeros(3, 6, 32, 32)) and boxes[1].tolist() == [0] * 5
+    alone = random_erase_(torch.zeros(1, 3, 6, 32, 32), boxes[:1])
+    assert torch.equal(alone[0], videos[0])  # a clip's noise comes from its box's seed, not from the batch
 
 
 def test_normalisation_and_layout():
     frames = np.zeros((2, 4, 5, 3), np.uint8)
     frames[..., 0], frames[..., 1], frames[..., 2] = 0, 128, 255
     frames[1] = 255
-    video = to_normalized_tensor(frames)
+    video = normalize(torch.from_numpy(frames))
     assert video.shape == (3, 2, 4, 5) and video.dtype == torch.float32 and video.is_contiguous()
+    batch = normalize(torch.from_numpy(np.stack([frames, frames[::-1]])))
+    assert batch.shape == (2, 3, 2, 4, 5) and torch.equal(batch[0], video) and torch.equal(batch[1, :, 0], video[:, 1])
     expected = [(v / 255 - m) / s for v, m, s in zip((0, 128, 255), MEAN, STD, strict=True)]
     torch.testing.assert_close(video[:, 0, 0, 0], torch.tensor(expected))
     torch.testing.assert_close(video[:, 1, 2, 3], (1 - torch.tensor(MEAN)) / torch.tensor(STD))
@@ -170,27 +175,29 @@ def test_hflip():
 
 def test_train_and_pretrain_output():
     clip = random_clip(16, 96, 128)
-    for transform in (TrainTransform(160), PretrainTransform(160), PretrainTransform(64, voxceleb2_crop=True)):
+    video, erase = TrainTransform(160)(clip)
+    assert video.shape == (16, 160, 160, 3) and video.dtype == torch.uint8 and erase.shape == (5,)
+    for transform in (PretrainTransform(160), PretrainTransform(64, voxceleb2_crop=True)):
         video = transform(clip)
         size = transform.size
-        assert video.shape == (3, 16, size, size) and video.dtype == torch.float32
+        assert video.shape == (16, size, size, 3) and video.dtype == torch.uint8
     grey = np.full((16, 50, 70, 3), 100, np.uint8)  # no augmentation left that can change a flat grey clip
-    video = TrainTransform(160, aa=None, reprob=0)(grey)
-    torch.testing.assert_close(video[:, 3, 10, 10], (100 / 255 - torch.tensor(MEAN)) / torch.tensor(STD))
+    video, erase = TrainTransform(160, aa=None, reprob=0)(grey)
+    assert torch.equal(video, torch.full((16, 160, 160, 3), 100, dtype=torch.uint8)) and not erase.any()
 
 
 def test_voxceleb2_crop_keeps_top_centre():
     clip = np.zeros((16, 224, 224, 3), np.uint8)
     clip[:, :160, 32:192] = 200  # the face box; everything else black
     video = PretrainTransform(160, voxceleb2_crop=True)(clip)
-    torch.testing.assert_close(video[:, :, 0, 0], video[:, :1, 80, 80].expand(3, 16))
+    torch.testing.assert_close(video[:, 0, 0], video[:1, 80, 80].expand(16, 3))
 
 
 def test_eval_crops():
     wide = random_clip(2, 120, 200)
     transform = EvalTransform(160, 160, num_crops=2)
     left, right = transform(wide, 0), transform(wide, 1)  # 160 x 267 after resizing: crops along the width
-    assert left.shape == right.shape == (3, 2, 160, 160) and not torch.equal(left, right)
+    assert left.shape == right.shape == (2, 160, 160, 3) and not torch.equal(left, right)
     square = random_clip(2, 256, 256)
     assert torch.equal(transform(square, 0), transform(square, 1))  # upstream's identical views
     larger = EvalTransform(160, 192, num_crops=2)

@@ -4,9 +4,10 @@ Generates synthetic face clips shaped like DFEW (256 x 256 jpg frame folders, an
 mp4), then times every pipeline item by item, interleaved with a bare decode of a clip drawn by the same
 sampling rule. Times are CPU time of this process (every library is held to one thread), which is what a
 worker on a core of its own spends and does not count time lost to other jobs on a shared machine. Each rate
-is the best of `--repeats` passes. Prints Markdown tables.
+is the best of `--repeats` passes. Freed memory is kept for reuse, as the entry points (and so their DataLoader
+workers) do, unless --default_malloc. Prints Markdown tables.
 
-    python -m bench.bench_data [--clips 24] [--frames 64] [--size 256] [--repeats 3]
+    python -m bench.bench_data [--clips 24] [--frames 64] [--size 256] [--repeats 3] [--default_malloc]
 """
 
 import argparse
@@ -29,6 +30,7 @@ from datasets.synthetic import generate
 from datasets.transforms import resize
 from datasets.video_dataset import FinetuneDataset, PretrainDataset
 from datasets.video_io import open_video
+from engine.setup import keep_freed_memory
 
 
 def _best_rate(passes):
@@ -124,7 +126,9 @@ def main():
     parser.add_argument("--size", type=int, default=256, help="frame side (DFEW ships 256 x 256)")
     parser.add_argument("--rate", type=int, default=4, help="sampling rate (DFEW: 4)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--default_malloc", action="store_true", help="leave glibc malloc's settings alone")
     args = parser.parse_args()
+    kept = not args.default_malloc and keep_freed_memory()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     with tempfile.TemporaryDirectory() as root:
@@ -142,7 +146,7 @@ def main():
         rand_augment = bench_rand_augment(root, args.repeats)
     print(
         f"{args.clips} clips of about {args.frames} frames at {args.size} x {args.size}, sampling rate {args.rate}; "
-        f"one process, one thread, CPU time; output (3, 16, 160, 160)\n"
+        f"one process, one thread, CPU time, freed memory kept: {kept}; output (16, 160, 160, 3) uint8\n"
     )
     print("| source | pipeline | pipeline clips/s | bare decode clips/s | pipeline / decode |")
     print("|---|---|---:|---:|---:|")

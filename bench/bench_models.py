@@ -32,7 +32,7 @@ def bench_classifier(name, batch, device, repeats, ceiling, amp_dtype=None, comp
     x = torch.randn(batch, *CLIP, device=device)
     flops = count_flops(model.eval(), x[:1])[0] * batch
     net = torch.compile(model) if compile else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)  # as engine.optim
 
     def infer():
         with torch.inference_mode(), _autocast(device, amp_dtype):
@@ -59,7 +59,7 @@ def bench_pretrain(name, batch, device, repeats, ceiling, amp_dtype=None, compil
     mask = part_window_masks(batch).to(device)
     flops = count_flops(model, x[:1], mask[:1])[0] * batch
     net = torch.compile(model) if compile else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)  # as engine.optim
 
     def train_step():
         with _autocast(device, amp_dtype):

@@ -47,6 +47,7 @@ def get_args(argv=None):
     p.add_argument("--hop", type=int, default=16, help="frames between window starts")
     p.add_argument("--batch_size", type=int, default=8)
     p.add_argument("--detector", default="auto", help="face detector: auto, mtcnn, haar")
+    p.add_argument("--detect_every", type=int, default=1, help="detect on every k-th frame, track the rest (faster)")
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of a frame folder (videos know theirs)")
     return p.parse_args(argv)
 
@@ -145,7 +146,7 @@ def main(args):
     output = Path(args.output) if args.output else Path("output") / name
     output.mkdir(parents=True, exist_ok=True)
 
-    track = detect_and_track(frames, build_detector(args.detector))
+    track = detect_and_track(frames, build_detector(args.detector), args.detect_every)
     windows = run_windows(model, frames, track, device, clip_len, stride, args.hop, input_size, args.batch_size)
     timeline = frame_timeline(windows, len(frames), len(classes))
     plot_timeline(output / "timeline.png", timeline, classes, fps, title=str(name))

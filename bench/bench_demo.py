@@ -9,8 +9,8 @@ randomly initialised checkpoint per model the way training does, and runs `demo.
 `python demo.py video.mp4 --checkpoint ckpt` would. The stages are timed by wrapping the functions demo.py
 calls: decode (load_video, video_fps), detect+track (build_detector, detect_and_track), model (run_windows:
 crops, batching, forward passes), outputs (timeline.png, annotated.mp4, predictions); "other" is the rest,
-mostly loading the checkpoint. `--detect_every k` stands in for the same flag proposed for demo.py: the
-detector sees every k-th frame and the track bridges the others. Best of `--repeats` runs per row.
+mostly loading the checkpoint. `--detect_every k` is demo.py's flag: the detector sees every k-th frame and
+the track bridges the others. Best of `--repeats` runs per row.
 """
 
 import argparse
@@ -36,7 +36,6 @@ from engine.checkpoint import save_checkpoint
 from engine.setup import keep_freed_memory
 from models import create_model
 from preprocess.face_detect import build_detector
-from preprocess.face_track import track_faces
 
 FPS = 25
 STAGES = {
@@ -67,17 +66,6 @@ def random_checkpoint(path, name):
     return save_checkpoint(path, model, "best", args=argparse.Namespace(data_set="synthetic", sampling_rate=4))
 
 
-def sparse_detect_and_track(every):
-    """detect_and_track with the detector on frames 0, k, 2k, ...; the track bridges the frames in between."""
-
-    def detect_and_track(frames, detector, **options):
-        found = iter(detector.detect(frames[::every]))
-        detections = [next(found) if t % every == 0 else np.zeros((0, 5), np.float32) for t in range(len(frames))]
-        return track_faces(detections, max_gap=max(15, every - 1), **options)
-
-    return detect_and_track
-
-
 def timed_demo(video, checkpoint, output, detector, every, side, batch_size):
     """One demo.main run -> ({stage: seconds}, report)."""
     seconds = defaultdict(float)
@@ -94,14 +82,13 @@ def timed_demo(video, checkpoint, output, detector, every, side, batch_size):
         return wrapper
 
     replaced = {"build_detector": functools.partial(build_detector, max_side=side)}
-    if every > 1:
-        replaced["detect_and_track"] = sparse_detect_and_track(every)
     patches = [
         mock.patch.object(demo, name, timed(stage, replaced.get(name, getattr(demo, name))))
         for name, stage in STAGES.items()
     ]
     args = demo.get_args([str(video), "--checkpoint", str(checkpoint), "--output", str(output), "--device", "cpu",
-                          "--detector", detector, "--batch_size", str(batch_size)])  # fmt: skip
+                          "--detector", detector, "--batch_size", str(batch_size),
+                          "--detect_every", str(every)])  # fmt: skip
     for patch in patches:
         patch.start()
     try:

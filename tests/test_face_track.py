@@ -1,8 +1,9 @@
 """Main face track from per-frame detections: linking, choice of the main face, bridging, smoothing."""
 
 import numpy as np
+import pytest
 
-from preprocess.face_track import BRIDGED, DETECTED, MISSING, iou, link_detections, track_faces
+from preprocess.face_track import BRIDGED, DETECTED, MISSING, detect_and_track, iou, link_detections, track_faces
 
 NONE = np.zeros((0, 5), np.float32)
 
@@ -83,3 +84,27 @@ def test_smoothing_reduces_jitter():
     smooth = track_faces(dets, smooth=7)
     assert (raw.status == DETECTED).all() and (smooth.status == DETECTED).all()
     assert np.std(smooth.boxes[:, 0]) < 0.6 * np.std(raw.boxes[:, 0])
+
+
+class CountingDetector:
+    """A face at (60, 50) in every frame it is shown; remembers how many frames it saw."""
+
+    def __init__(self):
+        self.seen = 0
+
+    def detect(self, frames):
+        self.seen += len(frames)
+        return [box(60, 50, 30) for _ in frames]
+
+
+def test_detect_every_kth_frame_and_bridge_the_rest():
+    frames = np.zeros((23, 100, 120, 3), np.uint8)
+    detector = CountingDetector()
+    track = detect_and_track(frames, detector, detect_every=5, smooth=1)
+    assert detector.seen == 5  # frames 0, 5, 10, 15, 20
+    assert list(np.flatnonzero(track.status == DETECTED)) == [0, 5, 10, 15, 20]
+    assert track.found.all() and track.counts() == {DETECTED: 5, BRIDGED: 18, MISSING: 0}
+    every = detect_and_track(frames, CountingDetector(), smooth=1)
+    np.testing.assert_allclose(track.boxes, every.boxes)
+    with pytest.raises(ValueError, match="detect_every must be at least 1"):
+        detect_and_track(frames, detector, detect_every=0)

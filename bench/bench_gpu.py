@@ -3,9 +3,9 @@
     python -m bench.bench_gpu [--batch_size 32] [--repeats 5] [--profile_rows 25]   (bench/gpu.sh runs it)
 
 MFU is the best repeat's FLOP/s (FLOP counter; training = 3x forward) over the best bf16 8192^2 matmul sampled
-between the repeats (bench/common.py). Then one eager training step of each model runs under torch.profiler
-and the ops that take the most device time are printed, with the number of kernels per step: what to work on
-next when the MFU is low.
+between the repeats (bench/common.py). Then one eager training step of each model, and one pretraining step,
+run under torch.profiler: the ops that take the most device time, and the number of kernels per step, which
+say what to work on next when the MFU is low.
 """
 
 import argparse
@@ -14,38 +14,27 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from bench.bench_models import CLIP, bench_classifier, bench_pretrain, format_rows
+from bench.bench_models import bench_classifier, bench_pretrain, classifier_steps, format_rows, pretrain_steps
 from bench.common import MatmulCeiling, sync
-from models import create_model
 
 MODELS = ("lgi_former_base_patch16_160", "videomae_vit_base_patch16_160")
+PRETRAIN = "pretrain_lgi_former_base_patch16_160"
 
 
-def profile_train_step(name, batch, device, dtype, rows):
-    """torch.profiler table of one eager autocast training step (forward, backward, AdamW) after warm-up."""
-    model = create_model(name).to(device).train()
-    x = torch.randn(batch, *CLIP, device=device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
-
-    def train_step():
-        with torch.autocast(device.type, dtype=dtype):
-            loss = model(x).float().logsumexp(1).mean()
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
+def profile_step(title, step, device, rows):
+    """torch.profiler table of one call of step() after warm-up: the ops that take the most device time."""
     for _ in range(3):
-        train_step()
+        step()
     sync(device)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=activities) as prof:
-        train_step()
+        step()
         sync(device)
     events = prof.key_averages()
     on_device = device.type == "cuda"
     kernels = sum(e.count for e in events if on_device and e.device_type == torch.autograd.DeviceType.CUDA)
     sort = "self_device_time_total" if on_device else "self_cpu_time_total"
-    print(f"\n{name}, one eager training step, batch {batch}" + (f": {kernels} kernels" if on_device else ""))
+    print(f"\n{title}" + (f": {kernels} kernels" if on_device else ""))
     print(events.table(sort_by=sort, row_limit=rows, max_name_column_width=60))
 
 
@@ -70,16 +59,19 @@ def main(argv=None):
             timed = bench_classifier(name, args.batch_size, device, args.repeats, ceiling, dtype, compile)
             rows += [(name + tag, *r) for r in timed]
             print(f"{name}{tag} done at {time.time() - start:.0f} s", flush=True)
-        pretrain = "pretrain_lgi_former_base_patch16_160"
-        timed = bench_pretrain(pretrain, args.batch_size, device, args.repeats, ceiling, dtype, compile)
-        rows += [(pretrain + tag, *r) for r in timed]
+        timed = bench_pretrain(PRETRAIN, args.batch_size, device, args.repeats, ceiling, dtype, compile)
+        rows += [(PRETRAIN + tag, *r) for r in timed]
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"\n{name}, torch {torch.__version__}, bf16 autocast, batch {args.batch_size}")
     print(f"bf16 matmul: {ceiling.describe(1e12, 'TFLOP/s')}\n")
     print(format_rows(rows, ceiling), flush=True)
     if args.profile_rows:
         for model_name in MODELS:
-            profile_train_step(model_name, args.batch_size, device, dtype, args.profile_rows)
+            train_step = classifier_steps(model_name, args.batch_size, device, dtype)[2]
+            title = f"{model_name}, one eager training step, batch {args.batch_size}"
+            profile_step(title, train_step, device, args.profile_rows)
+        train_step = pretrain_steps(PRETRAIN, args.batch_size, device, dtype)[1]
+        profile_step(f"{PRETRAIN}, one eager step, batch {args.batch_size}", train_step, device, args.profile_rows)
     print(f"\ntotal {time.time() - start:.0f} s")
 
 

@@ -26,40 +26,39 @@ def _autocast(device, amp_dtype):
     return torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
 
 
-def bench_classifier(name, batch, device, repeats, ceiling, amp_dtype=None, compile=False):
-    """(what, batch, run times, FLOPs) for inference and one training step (forward, backward, AdamW)."""
+def classifier_steps(name, batch, device, amp_dtype=None, compile=False):
+    """(forward FLOPs of the batch, inference(), train_step()) for a random batch; the training step is
+    forward, backward and a fused AdamW step, as in engine/."""
     model = create_model(name).to(device)
     x = torch.randn(batch, *CLIP, device=device)
     flops = count_flops(model.eval(), x[:1])[0] * batch
     net = torch.compile(model) if compile else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)  # as engine.optim
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
 
     def infer():
+        model.eval()
         with torch.inference_mode(), _autocast(device, amp_dtype):
             net(x)
 
     def train_step():
+        model.train()
         with _autocast(device, amp_dtype):
             loss = net(x).float().logsumexp(1).mean()
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    model.eval()
-    rows = [("inference", batch, run_times(infer, device, repeats, ceiling=ceiling), flops)]
-    model.train()
-    rows.append(("train step", batch, run_times(train_step, device, repeats, ceiling=ceiling), 3 * flops))
-    return rows
+    return flops, infer, train_step
 
 
-def bench_pretrain(name, batch, device, repeats, ceiling, amp_dtype=None, compile=False):
-    """(what, batch, run times, FLOPs) for one pretraining step with 90% part-window masks."""
+def pretrain_steps(name, batch, device, amp_dtype=None, compile=False):
+    """(forward FLOPs of the batch, train_step()) for one pretraining step with 90% part-window masks."""
     model = create_model(name).to(device).train()
     x = torch.randn(batch, *CLIP, device=device)
     mask = part_window_masks(batch).to(device)
     flops = count_flops(model, x[:1], mask[:1])[0] * batch
     net = torch.compile(model) if compile else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)  # as engine.optim
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
 
     def train_step():
         with _autocast(device, amp_dtype):
@@ -68,6 +67,21 @@ def bench_pretrain(name, batch, device, repeats, ceiling, amp_dtype=None, compil
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
+    return flops, train_step
+
+
+def bench_classifier(name, batch, device, repeats, ceiling, amp_dtype=None, compile=False):
+    """(what, batch, run times, FLOPs) for inference and one training step."""
+    flops, infer, train_step = classifier_steps(name, batch, device, amp_dtype, compile)
+    return [
+        ("inference", batch, run_times(infer, device, repeats, ceiling=ceiling), flops),
+        ("train step", batch, run_times(train_step, device, repeats, ceiling=ceiling), 3 * flops),
+    ]
+
+
+def bench_pretrain(name, batch, device, repeats, ceiling, amp_dtype=None, compile=False):
+    """(what, batch, run times, FLOPs) for one pretraining step."""
+    flops, train_step = pretrain_steps(name, batch, device, amp_dtype, compile)
     return [("pretrain step", batch, run_times(train_step, device, repeats, ceiling=ceiling), 3 * flops)]
 
 

@@ -20,12 +20,11 @@ from datasets.transforms import build_mixup
 from datasets.video_dataset import DataLoadError, FinetuneDataset
 from engine import distributed as dist
 from engine.checkpoint import restore, resume_training, save_checkpoint, save_epoch_checkpoint
-from engine.data import build_loader, seed_everything, start_epoch
+from engine.data import build_loader, start_epoch
 from engine.evaluate import evaluate
 from engine.finetune import finetune_loss, run_test
-from engine.logger import RunLogger
-from engine.optim import build_optimizer, build_schedules, param_groups
-from engine.setup import build_ema, keep_freed_memory, parse_amp, str2bool
+from engine.optim import build_optimizer, param_groups
+from engine.setup import build_ema, plan_steps, scaled_lrs, start_run, str2bool
 from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
 from models import CheckpointError, create_model, load_weights, model_family, read_checkpoint
 
@@ -146,16 +145,10 @@ def build_datasets(args, spec, num_classes):
 
 
 def main(args):
-    device = dist.init_distributed(args.device)
-    if device.type == "cpu":
-        keep_freed_memory()  # reuse freed activations instead of page-faulting them in again each step
-    seed_everything(args.seed + dist.rank())
+    device, amp_dtype, output_dir, logger = start_run(args)
     spec = get_spec(args.data_set)
     num_classes = args.nb_classes or spec.num_classes
     args.sampling_rate = args.sampling_rate or spec.sampling_rate
-    amp_dtype = parse_amp(args.amp, device)
-    output_dir = Path(args.output_dir) if args.output_dir else None
-    logger = RunLogger(output_dir, args.log_dir)
 
     train_set, val_set, test_set = build_datasets(args, spec, num_classes)
     eval_batch = max(1, int(1.5 * args.batch_size))
@@ -169,10 +162,9 @@ def main(args):
         unexpected_missing = [k for k in report.missing if not k.startswith(("fc_norm.", "head."))]
         if unexpected_missing:
             raise ValueError(f"{args.finetune}: does not fit {args.model}, missing {', '.join(unexpected_missing[:5])}")
-    total_batch = args.batch_size * args.update_freq * dist.world_size()
-    lr, min_lr, warmup_lr = (v * total_batch / 256 for v in (args.lr, args.min_lr, args.warmup_lr))
+    rates = scaled_lrs(args)
     groups = param_groups(model, args.weight_decay, model.no_weight_decay(), args.layer_decay)
-    optimizer = build_optimizer(groups, lr, tuple(args.opt_betas), args.opt_eps)
+    optimizer = build_optimizer(groups, rates.lr, tuple(args.opt_betas), args.opt_eps)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     model_ema = build_ema(model, args.model_ema_decay) if args.model_ema else None
 
@@ -201,16 +193,10 @@ def main(args):
         raise ValueError(f"mixup/cutmix need an even --batch_size, got {args.batch_size}")
     ddp = dist.wrap_ddp(model, device)
     train_loader = build_loader(train_set, args.batch_size, True, args.num_workers, args.seed, args.pin_mem)
-    steps = len(train_loader) // args.update_freq
-    if steps == 0:
-        raise ValueError(f"{args.data_path}: {len(train_set)} training clips are fewer than one batch of {total_batch}")
-    schedules = build_schedules(
-        lr, min_lr, args.epochs, steps, args.warmup_epochs, args.warmup_steps, warmup_lr, args.weight_decay,
-        args.weight_decay_end,
-    )  # fmt: skip
+    steps, schedules = plan_steps(args, train_loader, rates)
     settings = StepSettings(device, amp_dtype, args.update_freq, args.clip_grad)
     compute_loss = finetune_loss(mixup, args.smoothing)
-    print(f"training {args.model} on {len(train_set)} clips: {steps} steps/epoch, lr {lr:.3g}, amp {amp_dtype}")
+    print(f"training {args.model} on {len(train_set)} clips: {steps} steps/epoch, lr {rates.lr:.3g}, amp {amp_dtype}")
     best = float("-inf")
     for epoch in range(start, args.epochs):
         start_epoch(train_loader, epoch, args.seed)

@@ -9,7 +9,6 @@ after every epoch and the run resumes from the newest readable one.
 
 import argparse
 import sys
-from pathlib import Path
 
 import torch
 
@@ -18,10 +17,9 @@ from datasets.transforms import normalize
 from datasets.video_dataset import DataLoadError, PretrainDataset
 from engine import distributed as dist
 from engine.checkpoint import resume_training, save_epoch_checkpoint
-from engine.data import build_loader, seed_everything, start_epoch
-from engine.logger import RunLogger
-from engine.optim import build_optimizer, build_schedules, param_groups
-from engine.setup import keep_freed_memory, parse_amp, str2bool
+from engine.data import build_loader, start_epoch
+from engine.optim import build_optimizer, param_groups
+from engine.setup import plan_steps, scaled_lrs, start_run, str2bool
 from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
 from models import CheckpointError, create_model
 
@@ -123,14 +121,7 @@ def pretrain_loss(model, batch):
 
 
 def main(args):
-    device = dist.init_distributed(args.device)
-    if device.type == "cpu":
-        keep_freed_memory()  # reuse freed activations instead of page-faulting them in again each step
-    seed_everything(args.seed + dist.rank())
-    amp_dtype = parse_amp(args.amp, device)
-    output_dir = Path(args.output_dir) if args.output_dir else None
-    logger = RunLogger(output_dir, args.log_dir)
-
+    device, amp_dtype, output_dir, logger = start_run(args)
     model = build_model(args).to(device)
     dataset = PretrainDataset(
         args.data_path,
@@ -145,27 +136,20 @@ def main(args):
         max_fail_fraction=args.max_fail_fraction,
         lgi_region_size=getattr(model.encoder, "region_size", None),  # refuse masks LGI cannot group, up front
     )
-    total_batch = args.batch_size * args.update_freq * dist.world_size()
-    lr, min_lr, warmup_lr = (v * total_batch / 256 for v in (args.lr, args.min_lr, args.warmup_lr))
+    rates = scaled_lrs(args)
     no_decay = model.no_weight_decay() if args.no_wd_region_tokens else {"mask_token"}
     optimizer = build_optimizer(
-        param_groups(model, args.weight_decay, no_decay), lr, tuple(args.opt_betas), args.opt_eps
+        param_groups(model, args.weight_decay, no_decay), rates.lr, tuple(args.opt_betas), args.opt_eps
     )
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
     start, _ = resume_training(args.resume, output_dir, args.auto_resume, model, optimizer, scaler)
     ddp = dist.wrap_ddp(model, device)
     loader = build_loader(dataset, args.batch_size, True, args.num_workers, args.seed, args.pin_mem)
-    steps = len(loader) // args.update_freq
-    if steps == 0:
-        raise ValueError(f"{args.data_path}: {len(dataset)} clips are fewer than one batch of {total_batch}")
-    schedules = build_schedules(
-        lr, min_lr, args.epochs, steps, args.warmup_epochs, args.warmup_steps, warmup_lr, args.weight_decay,
-        args.weight_decay_end,
-    )  # fmt: skip
+    steps, schedules = plan_steps(args, loader, rates)
     settings = StepSettings(device, amp_dtype, args.update_freq, args.clip_grad)
 
-    print(f"pretraining {args.model} on {len(dataset)} clips: {steps} steps/epoch, lr {lr:.3g}, amp {amp_dtype}")
+    print(f"pretraining {args.model} on {len(dataset)} clips: {steps} steps/epoch, lr {rates.lr:.3g}, amp {amp_dtype}")
     for epoch in range(start, args.epochs):
         start_epoch(loader, epoch, args.seed)
         stats = train_one_epoch(ddp, loader, optimizer, scaler, schedules, epoch, pretrain_loss, settings, logger)

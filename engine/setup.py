@@ -1,9 +1,16 @@
-"""Small run-setup helpers shared by the entry scripts."""
+"""Run setup shared by the entry scripts: flags, precision, allocator, seeds, logger, lr scaling, schedules."""
 
 import argparse
 import ctypes
+from pathlib import Path
+from typing import NamedTuple
 
 import torch
+
+from . import distributed as dist
+from .data import seed_everything
+from .logger import RunLogger
+from .optim import build_schedules
 
 
 def str2bool(value):
@@ -44,3 +51,42 @@ def keep_freed_memory():
         return False
     m_trim_threshold, m_mmap_max = -1, -4
     return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
+
+
+def start_run(args):
+    """What both entry points do first: the device (torch.distributed under torchrun), freed-memory reuse on
+    CPU, the per-rank seed; returns (device, amp dtype, output folder or None, logger)."""
+    device = dist.init_distributed(args.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # reuse freed activations instead of page-faulting them in again each step
+    seed_everything(args.seed + dist.rank())
+    output_dir = Path(args.output_dir) if args.output_dir else None
+    return device, parse_amp(args.amp, device), output_dir, RunLogger(output_dir, args.log_dir)
+
+
+class ScaledRates(NamedTuple):
+    lr: float
+    min_lr: float
+    warmup_lr: float
+    total_batch: int
+
+
+def scaled_lrs(args):
+    """The base rates scaled by total batch / 256 (upstream's rule), total batch = batch x update_freq x ranks."""
+    total_batch = args.batch_size * args.update_freq * dist.world_size()
+    return ScaledRates(*(v * total_batch / 256 for v in (args.lr, args.min_lr, args.warmup_lr)), total_batch)
+
+
+def plan_steps(args, loader, rates):
+    """(optimizer steps per epoch, (lr, weight decay) per step); data smaller than one batch is an error."""
+    lr, min_lr, warmup_lr, total_batch = rates
+    steps = len(loader) // args.update_freq
+    if steps == 0:
+        raise ValueError(
+            f"{args.data_path}: {len(loader.dataset)} training clips are fewer than one batch of {total_batch}"
+        )
+    schedules = build_schedules(
+        lr, min_lr, args.epochs, steps, args.warmup_epochs, args.warmup_steps, warmup_lr, args.weight_decay,
+        args.weight_decay_end,
+    )  # fmt: skip
+    return steps, schedules

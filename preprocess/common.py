@@ -70,6 +70,22 @@ def unknown_classes(unknown: list[str], labels: LabelMap, listed_in: str) -> Non
     require(unknown, f"{listed_in}: unknown {labels.dataset} classes (known: {', '.join(labels.classes)})")
 
 
+def read_class_name_split(
+    root: Path, rel: str, dataset: str, labels: LabelMap, line_format: str, to_path
+) -> list[tuple[str, int]]:
+    """An official split file of '<item> <class name>' lines -> [(to_path(item), label)]. Malformed lines and
+    unknown class names are errors naming the file and the first few lines."""
+    entries, malformed, unknown = [], [], []
+    for i, fields in read_rows(find_file(root, rel, dataset)):
+        if len(fields) != 2:
+            malformed.append(f"line {i}: {' '.join(fields)!r}")
+            continue
+        entries.append((to_path(fields[0]), class_index(labels, fields[1], f"line {i}", unknown)))
+    require(malformed, f"{rel}: expected {line_format}")
+    unknown_classes(unknown, labels, rel)
+    return entries
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Media on disk
 

@@ -12,13 +12,9 @@ from pathlib import Path
 from datasets.labels import get_label_map
 from preprocess.common import (
     Split,
-    class_index,
     dataset_parser,
-    find_file,
-    read_rows,
-    require,
+    read_class_name_split,
     run,
-    unknown_classes,
     user_errors,
 )
 
@@ -28,15 +24,8 @@ FRAMES = "2_ClipsforFaceCrop"
 
 
 def read_split_file(root: Path, rel: str) -> list[tuple[str, int]]:
-    entries, malformed, unknown = [], [], []
-    for i, fields in read_rows(find_file(root, rel, "FERV39k")):
-        if len(fields) != 2:
-            malformed.append(f"line {i}: {' '.join(fields)!r}")
-            continue
-        entries.append((f"{FRAMES}/{fields[0]}", class_index(LABELS, fields[1], f"line {i}", unknown)))
-    require(malformed, f"{rel}: expected '<Scene>/<Emotion>/<id> <Emotion>'")
-    unknown_classes(unknown, LABELS, rel)
-    return entries
+    line_format = "'<Scene>/<Emotion>/<id> <Emotion>'"
+    return read_class_name_split(root, rel, "FERV39k", LABELS, line_format, lambda clip: f"{FRAMES}/{clip}")
 
 
 def collect(root: Path) -> list[Split]:

@@ -14,13 +14,9 @@ from pathlib import Path
 from datasets.labels import get_label_map
 from preprocess.common import (
     Split,
-    class_index,
     dataset_parser,
-    find_file,
-    read_rows,
-    require,
+    read_class_name_split,
     run,
-    unknown_classes,
     user_errors,
 )
 
@@ -31,16 +27,10 @@ FRAMES = "data/frames"
 
 
 def read_split_file(root: Path, rel: str) -> list[tuple[str, int]]:
-    entries, malformed, unknown = [], [], []
-    for i, fields in read_rows(find_file(root, rel, "MAFW")):
-        if len(fields) != 2:
-            malformed.append(f"line {i}: {' '.join(fields)!r}")
-            continue
-        clip = os.path.splitext(fields[0])[0]
-        entries.append((f"{FRAMES}/{clip}", class_index(LABELS, fields[1], f"line {i}", unknown)))
-    require(malformed, f"{rel}: expected '<clip>.mp4 <class name>'")
-    unknown_classes(unknown, LABELS, rel)
-    return entries
+    line_format = "'<clip>.mp4 <class name>'"
+    return read_class_name_split(
+        root, rel, "MAFW", LABELS, line_format, lambda clip: f"{FRAMES}/{os.path.splitext(clip)[0]}"
+    )
 
 
 def collect(root: Path) -> list[Split]:

@@ -8,6 +8,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from script_runs import lines, run_main
 
 from datasets.labels import get_label_map
 from datasets.video_io import write_video
@@ -20,20 +21,6 @@ def make_frames(folder, n=3, ext=".jpg"):
     folder.mkdir(parents=True)
     for i in range(1, n + 1):
         cv2.imwrite(str(folder / f"{folder.name}_{i}{ext}"), np.zeros((8, 8, 3), np.uint8))
-
-
-def run_main(main, *argv):
-    """Run a preparation script; returns its SystemExit message (one line) or None."""
-    try:
-        main([str(a) for a in argv])
-    except SystemExit as e:
-        assert "\n" not in str(e.code)
-        return str(e.code)
-    return None
-
-
-def lines(path):
-    return path.read_text().splitlines()
 
 
 # ---------------------------------------------------------------------------------------------------------

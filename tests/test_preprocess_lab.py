@@ -10,6 +10,7 @@ import re
 import cv2
 import numpy as np
 import pytest
+from script_runs import lines, run_main
 
 from datasets.labels import get_label_map
 from preprocess import crema_d, enterface, face_crop, ravdess
@@ -40,17 +41,8 @@ def make_video(path, black=False, n=4):
     writer.release()
 
 
-def run_main(main, root, *argv):
-    try:
-        main(["--root", str(root), "--out", str(root / "out"), *map(str, argv)])
-    except SystemExit as e:
-        assert "\n" not in str(e.code)
-        return str(e.code)
-    return None
-
-
-def lines(path):
-    return path.read_text().splitlines()
+def run_lab(main, root, *argv):
+    return run_main(main, "--root", root, "--out", root / "out", *argv)
 
 
 def test_lab_splits_match_the_label_maps_and_folds_are_disjoint():
@@ -79,7 +71,7 @@ def test_crema_d_crops_faces_and_splits_by_subject(tmp_path, capsys):
     for name in CREMA:
         make_video(tmp_path / f"VideoFlash/{name}.flv")
     make_video(tmp_path / "VideoFlash/1019_IEO_DIS_HI.flv", black=True)  # no face: left out
-    assert run_main(crema_d.main, tmp_path, "--size", 16) is None
+    assert run_lab(crema_d.main, tmp_path, "--size", 16) is None
     crops = sorted((tmp_path / "face_crop/VideoFlash/1001_DFA_ANG_XX").iterdir())
     assert [p.name for p in crops] == ["000000.jpg", "000001.jpg", "000002.jpg", "000003.jpg"]
     assert cv2.imread(str(crops[0])).shape == (16, 16, 3)
@@ -99,9 +91,9 @@ def test_crema_d_crops_faces_and_splits_by_subject(tmp_path, capsys):
     assert "no face found in 1 videos" in printed
     assert "warning: split01 has 5 train / 2 test clips; upstream had 5979 / 1463" in printed
 
-    assert run_main(crema_d.main, tmp_path, "--size", 16) is None  # resumes: keeps the crops
+    assert run_lab(crema_d.main, tmp_path, "--size", 16) is None  # resumes: keeps the crops
     assert "kept 7 already cropped" in capsys.readouterr().out
-    assert run_main(crema_d.main, tmp_path, "--check") is None
+    assert run_lab(crema_d.main, tmp_path, "--check") is None
 
 
 @pytest.mark.parametrize(
@@ -118,11 +110,11 @@ def test_crema_d_crops_faces_and_splits_by_subject(tmp_path, capsys):
 def test_crema_d_refuses_unexpected_names(tmp_path, name, message):
     make_video(tmp_path / "VideoFlash/1001_DFA_ANG_XX.flv")
     make_video(tmp_path / "VideoFlash" / name)
-    assert re.search(message, run_main(crema_d.main, tmp_path))
+    assert re.search(message, run_lab(crema_d.main, tmp_path))
 
 
 def test_crema_d_refuses_a_root_without_videoflash(tmp_path):
-    assert "VideoFlash: not found; is --root the CREMA-D root" in run_main(crema_d.main, tmp_path)
+    assert "VideoFlash: not found; is --root the CREMA-D root" in run_lab(crema_d.main, tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -143,7 +135,7 @@ def test_ravdess_keeps_video_only_speech_and_splits_by_actor(tmp_path):
     }
     for name in names:
         make_video(tmp_path / name)
-    assert run_main(ravdess.main, tmp_path) is None
+    assert run_lab(ravdess.main, tmp_path) is None
     f = "face_crop"
     assert lines(tmp_path / "out/split01/test.csv") == [
         f"{f}/Actor_01/02-01-01-01-02-02-01 0",
@@ -166,7 +158,7 @@ def test_ravdess_keeps_video_only_speech_and_splits_by_actor(tmp_path):
 )
 def test_ravdess_refuses_unexpected_files(tmp_path, name, message):
     make_video(tmp_path / name)
-    assert re.search(message, run_main(ravdess.main, tmp_path))
+    assert re.search(message, run_lab(ravdess.main, tmp_path))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -186,7 +178,7 @@ def test_enterface_tolerates_folder_names_and_leaves_out_subject_6(tmp_path, cap
     }
     for name in videos:
         make_video(tmp_path / "enterface database" / name)
-    assert run_main(enterface.main, tmp_path / "enterface database") is None
+    assert run_lab(enterface.main, tmp_path / "enterface database") is None
     out, f = tmp_path / "enterface database/out", "face_crop"
     assert lines(out / "split01/test.csv") == [
         f"{f}/subject_1/Happiness/sentence_2/s1_ha_2 3",
@@ -213,4 +205,4 @@ def test_enterface_tolerates_folder_names_and_leaves_out_subject_6(tmp_path, cap
 def test_enterface_refuses_unknown_emotions_and_stray_videos(tmp_path, name, message):
     make_video(tmp_path / "subject 1/anger/s1_an_1.avi")
     make_video(tmp_path / name)
-    assert re.search(message, run_main(enterface.main, tmp_path))
+    assert re.search(message, run_lab(enterface.main, tmp_path))

@@ -46,6 +46,7 @@ def get_args(argv=None):
     g.add_argument("--drop_path", type=float, default=0.1, help="stochastic depth rate")
     g.add_argument("--init_scale", type=float, default=0.001, help="scale of the initial head weights")
     g.add_argument("--use_checkpoint", action="store_true", help="gradient checkpointing in the encoder")
+    g.add_argument("--compile", action="store_true", help="torch.compile the model (GPUs; see README, speed)")
     g.add_argument("--attn_type", default=None, choices=["local_global", "joint"], help="upstream model names only")
     g.add_argument("--lg_region_size", type=int, nargs=3, default=None, help="region size (t, h, w) in tokens")
     g.add_argument("--lg_classify_token_type", default="region", choices=["region", "org", "all"])
@@ -191,6 +192,8 @@ def main(args):
     )
     if mixup is not None and args.batch_size % 2:
         raise ValueError(f"mixup/cutmix need an even --batch_size, got {args.batch_size}")
+    if args.compile:
+        model.compile()  # in place: the state-dict keys, checkpoints and EMA stay those of the plain model
     ddp = dist.wrap_ddp(model, device)
     train_loader = build_loader(train_set, args.batch_size, True, args.num_workers, args.seed, args.pin_mem)
     steps, schedules = plan_steps(args, train_loader, rates)

@@ -38,6 +38,7 @@ def get_args(argv=None):
     g.add_argument("--input_size", type=int, default=160)
     g.add_argument("--drop_path", type=float, default=0.0)
     g.add_argument("--use_checkpoint", action="store_true", help="gradient checkpointing in the encoder")
+    g.add_argument("--compile", action="store_true", help="torch.compile the model (GPUs; see README, speed)")
     g.add_argument("--attn_type", default=None, choices=["local_global", "joint"], help="upstream model names only")
     g.add_argument("--lg_region_size", type=int, nargs=3, default=None, help="region size (t, h, w) in tokens")
     g.add_argument(
@@ -117,7 +118,7 @@ def pretrain_loss(model, batch):
     clips, mask = normalize(batch[0]), batch[1].flatten(1).bool()
     pred = model(clips, mask)
     loss, parts = dist.unwrap(model).loss(clips, mask, pred)
-    return loss, {name: value.item() for name, value in parts.items()}
+    return loss, parts
 
 
 def main(args):
@@ -144,6 +145,8 @@ def main(args):
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
     start, _ = resume_training(args.resume, output_dir, args.auto_resume, model, optimizer, scaler)
+    if args.compile:
+        model.compile()  # in place: the state-dict keys, checkpoints and EMA stay those of the plain model
     ddp = dist.wrap_ddp(model, device)
     loader = build_loader(dataset, args.batch_size, True, args.num_workers, args.seed, args.pin_mem)
     steps, schedules = plan_steps(args, loader, rates)

@@ -36,7 +36,7 @@ def finetune_loss(mixup=None, smoothing=0.0):
         loss = criterion(logits.float(), targets)
         metrics = {}
         if mixup is None:
-            metrics["class_acc"] = (logits.argmax(1) == labels).float().mean().item()
+            metrics["class_acc"] = (logits.argmax(1) == labels).float().mean()
         return loss, metrics
 
     return compute_loss

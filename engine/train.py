@@ -1,11 +1,12 @@
 """One training epoch, shared by pretraining and fine-tuning.
 
-The entry script supplies `compute_loss(model, batch) -> (loss, {name: float})`; this loop owns the
+The entry script supplies `compute_loss(model, batch) -> (loss, {name: 0-dim tensor})`; this loop owns the
 schedules, mixed precision, gradient accumulation, clipping, EMA and the non-finite-loss stop.
+The host waits for the device once per optimizer update: the non-finite check and the logged values are
+read together, after the backward pass and before the weights change.
 """
 
 import contextlib
-import math
 import time
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ def train_one_epoch(model, loader, optimizer, scaler, schedules, epoch, compute_
     lr_schedule, wd_schedule = schedules
     steps_per_epoch = len(loader) // settings.update_freq
     totals, count, start = {}, 0, time.time()
+    non_finite = torch.zeros((), device=settings.device)  # non-finite losses since the last update
     optimizer.zero_grad(set_to_none=True)
     for i, batch in enumerate(logger.progress(loader, f"epoch {epoch}", total=len(loader))):
         update = (i + 1) % settings.update_freq == 0
@@ -53,16 +55,25 @@ def train_one_epoch(model, loader, optimizer, scaler, schedules, epoch, compute_
         with sync:
             with autocast(settings.device, settings.amp_dtype):
                 loss, metrics = compute_loss(model, batch)
-            if all_reduce_sum(torch.tensor([float(not math.isfinite(loss.item()))])).item() > 0:
-                raise NonFiniteLossError(f"loss is {loss.item()} at epoch {epoch}, step {step}")
+            non_finite += ~torch.isfinite(loss.detach())
             scaler.scale(loss / settings.update_freq).backward()
+        values = {"loss": loss, **metrics}
+        for name, value in values.items():
+            totals[name] = totals.get(name, 0.0) + value.detach().float()
+        count += 1
 
         if update:
             scaler.unscale_(optimizer)
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip_grad or float("inf"))
+            bad, norm, *logged = torch.stack(
+                [all_reduce_sum(non_finite), grad_norm.float(), *(v.detach().float() for v in values.values())]
+            ).tolist()  # the one host sync of the step
+            if bad > 0:
+                raise NonFiniteLossError(f"loss is not finite (last {logged[0]}) at epoch {epoch}, step {step}")
             scaler.step(optimizer)
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
+            non_finite.zero_()
             if model_ema is not None:
                 model_ema.update(model)
             logger.scalars(
@@ -72,17 +83,13 @@ def train_one_epoch(model, loader, optimizer, scaler, schedules, epoch, compute_
                     "lr": max(g["lr"] for g in optimizer.param_groups),
                     "min_lr": min(g["lr"] for g in optimizer.param_groups),
                     "weight_decay": max(g["weight_decay"] for g in optimizer.param_groups),
-                    "grad_norm": grad_norm.item(),
+                    "grad_norm": norm,
                     "loss_scale": scaler.get_scale() if scaler.is_enabled() else 1.0,
                 },
             )
-            logger.scalars(step, "loss", {"loss": loss.item(), **metrics})
+            logger.scalars(step, "loss", dict(zip(values, logged, strict=True)))
 
-        for name, value in {"loss": loss.item(), **metrics}.items():
-            totals[name] = totals.get(name, 0.0) + value
-        count += 1
-
-    means = {name: all_reduce_mean(value / max(count, 1)) for name, value in totals.items()}
+    means = {name: all_reduce_mean(float(value) / max(count, 1)) for name, value in totals.items()}
     means["lr"] = max(g["lr"] for g in optimizer.param_groups)
     means["epoch_time_s"] = time.time() - start
     return means

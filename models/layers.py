@@ -22,6 +22,7 @@ __all__ = [
     "init_finetune_weights",
     "init_pretrain_weights",
     "count_visible",
+    "split_by_mask",
     "sinusoid_table",
 ]
 
@@ -215,11 +216,30 @@ class ClassifierHead:
         return features if pre_logits else self.head(features)
 
 
-def count_visible(mask, num_tokens):
-    """Visible tokens per clip of a (B, N) bool mask (True = masked); the same for every clip or ValueError."""
+def count_visible(mask, num_tokens, groups=None, groups_name="token groups"):
+    """Visible tokens per clip of a (B, N) bool mask (True = masked); the same for every clip or ValueError.
+
+    groups (G, K): token indices of G equal groups (the LGI regions); then every group must also keep the
+    same number of visible tokens in every clip. All checks share one host sync.
+    """
     if mask.ndim != 2 or mask.shape[1] != num_tokens:
         raise ValueError(f"mask must be (B, {num_tokens}) with True = masked, got {tuple(mask.shape)}")
-    visible = (~mask).sum(1)
-    if bool((visible != visible[0]).any()):
+    visible = ~mask
+    counts = [visible.sum(1)]  # B
+    if groups is not None:
+        counts.append(visible[:, groups].sum(-1))  # B, G
+    low_high = torch.stack([f(c) for c in counts for f in (torch.min, torch.max)]).tolist()  # the one sync
+    if low_high[0] != low_high[1]:
         raise ValueError("every clip in a batch must have the same number of visible tokens")
-    return int(visible[0])
+    if groups is not None and low_high[2] != low_high[3]:
+        raise ValueError(f"mask leaves an unequal number of visible tokens in the {groups_name}")
+    return low_high[0]
+
+
+def split_by_mask(mask, num_visible):
+    """Raster indices of the visible tokens (B, V) and of the masked ones (B, N - V), without a host sync.
+
+    mask: (B, N) bool, True = masked, with `num_visible` visible tokens in every clip (see count_visible).
+    """
+    order = mask.to(torch.uint8).argsort(dim=1, stable=True)  # visible first, each part in raster order
+    return order[:, :num_visible], order[:, num_visible:]

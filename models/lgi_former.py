@@ -151,15 +151,12 @@ class LGIFormer(nn.Module):
         """
         if mask is None:
             return self.region_order[None]
-        num_visible = count_visible(mask, self.token_region.numel())
-        B = mask.shape[0]
-        per_region = torch.zeros(B, self.num_regions, dtype=torch.long, device=mask.device)
-        per_region.scatter_add_(1, self.token_region.expand(B, -1), (~mask).long())
-        if bool((per_region != num_visible // self.num_regions).any()) or num_visible % self.num_regions:
-            raise ValueError(
-                "mask leaves an unequal number of visible tokens in the LGI regions "
-                f"(region size {self.region_size}); use the part-window tube mask"
-            )
+        num_visible = count_visible(
+            mask,
+            self.token_region.numel(),
+            groups=self.region_order.view(self.num_regions, -1),
+            groups_name=f"LGI regions (region size {self.region_size}); use the part-window tube mask",
+        )
         key = torch.where(mask, self.token_region.numel() ** 2, self._order_key(self.token_region))
         return key.argsort(dim=1)[:, :num_visible]
 

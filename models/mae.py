@@ -12,7 +12,7 @@ from einops import rearrange
 from timm.layers import trunc_normal_
 from torch import nn
 
-from .layers import Block, init_pretrain_weights, sinusoid_table
+from .layers import Block, count_visible, init_pretrain_weights, sinusoid_table, split_by_mask
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -28,10 +28,12 @@ def reconstruction_targets(
     frame_diff=True,
     mean=IMAGENET_MEAN,
     std=IMAGENET_STD,
+    num_masked=None,
 ):
     """Targets for the masked tokens, (B, N_masked, tubelet * patch^2 * 3), ascending raster order.
 
-    videos: (B, 3, T, H, W) normalised with (mean, std); mask: (B, N) bool, True = masked.
+    videos: (B, 3, T, H, W) normalised with (mean, std); mask: (B, N) bool, True = masked, with the
+    same number of masked tokens in every clip (`num_masked` when the caller knows it: no host sync).
     normalize: per token and channel, (v - mean) / (unbiased std + 1e-6) over its tubelet pixels.
     frame_diff: the second frame of each tubelet becomes (normalised frame 1 - normalised frame 0),
     the motion target; the statistics above are taken over both frames together.
@@ -57,7 +59,10 @@ def reconstruction_targets(
         first, second = patches.chunk(2, dim=2)  # each B, N, p*p, 3
         patches = torch.cat([first, second - first], dim=2)
     target = patches.flatten(2)  # B, N, tubelet*p*p*3
-    return target[mask].view(target.shape[0], -1, target.shape[-1])
+    if num_masked is None:
+        num_masked = mask.shape[1] - count_visible(mask, mask.shape[1])
+    masked = split_by_mask(mask, mask.shape[1] - num_masked)[1]  # B, N_masked
+    return target.gather(1, masked[..., None].expand(-1, -1, target.shape[-1]))
 
 
 def reconstruction_loss(pred, target, motion_weight=None):
@@ -173,18 +178,24 @@ class MaskedAutoencoder(nn.Module):
         tokens = self.encoder_to_decoder(tokens)  # B, V, D
         B, V, D = tokens.shape
         pos = self.pos_embed.expand(B, -1, -1)  # B, N, D
+        raster_visible, masked = split_by_mask(mask, V)  # B, V and B, N_masked
         if self.decoder_pos_order == "upstream":
-            pos_visible = pos[~mask].view(B, V, D)  # raster order, whatever the encoder order
-        else:
-            pos_visible = pos.gather(1, order[..., None].expand(-1, -1, D))
-        pos_masked = pos[mask].view(B, -1, D)  # B, N_masked, D
+            order = raster_visible  # raster order, whatever the encoder order
+        pos_visible = pos.gather(1, order[..., None].expand(-1, -1, D))  # B, V, D
+        pos_masked = pos.gather(1, masked[..., None].expand(-1, -1, D))  # B, N_masked, D
         x = torch.cat([tokens + pos_visible, self.mask_token + pos_masked], dim=1)  # B, N, D
         return self.decoder(x, pos_masked.shape[1])
 
     def loss(self, x, mask, pred):
         """Targets from the input clip, then (loss, {'appearance': .., 'motion': ..}) for `pred`."""
         target = reconstruction_targets(
-            x, mask, self.patch_size, self.tubelet_size, self.normalize_target, self.frame_diff_target
+            x,
+            mask,
+            self.patch_size,
+            self.tubelet_size,
+            self.normalize_target,
+            self.frame_diff_target,
+            num_masked=pred.shape[1],
         )
         return reconstruction_loss(pred.float(), target, self.motion_weight)
 

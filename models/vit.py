@@ -4,7 +4,15 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .layers import Block, ClassifierHead, PatchEmbed, count_visible, init_pretrain_weights, sinusoid_table
+from .layers import (
+    Block,
+    ClassifierHead,
+    PatchEmbed,
+    count_visible,
+    init_pretrain_weights,
+    sinusoid_table,
+    split_by_mask,
+)
 
 
 class VisionTransformer(nn.Module):
@@ -53,14 +61,13 @@ class VisionTransformer(nn.Module):
         """Raster indices of the visible tokens, (B, V); every clip must keep the same number."""
         if mask is None:
             return self.token_order[None]
-        count_visible(mask, self.token_order.numel())
-        return self.token_order.expand(mask.shape[0], -1)[~mask].view(mask.shape[0], -1)
+        return split_by_mask(mask, count_visible(mask, self.token_order.numel()))[0]
 
     def forward_features(self, x, mask=None):  # x: B, 3, T, H, W -> B, V, C; order (B or 1, V)
         x = self.pos_drop(self.patch_embed(x) + self.pos_embed)  # B, N, C
         order = self.visible_order(mask)
         if mask is not None:
-            x = x[~mask].view(x.shape[0], -1, x.shape[-1])  # B, V, C
+            x = x.gather(1, order[..., None].expand(-1, -1, x.shape[-1]))  # B, V, C
         for block in self.blocks:
             if self.grad_checkpointing and self.training:
                 x = checkpoint(block, x, use_reentrant=False)

@@ -138,3 +138,17 @@ def test_finetune_refuses_a_checkpoint_that_leaves_encoder_weights_missing(data,
     )  # fmt: skip
     assert result.returncode == 1
     assert "pt.pth: does not fit lgi_former_tiny_patch16_160, missing blocks.1." in result.stderr
+
+
+@pytest.mark.parametrize("script", ["run_pretraining.py", "run_finetuning.py"])
+def test_compiled_run_trains_the_same_weights_under_the_same_keys(data, tmp_path, script):
+    if script == "run_finetuning.py":
+        args = [*FINETUNE, "--data_path", str(data / "split01")]
+    else:
+        args = [*PRETRAIN, "--data_path", str(data / "pretrain.csv")]
+    args += [*COMMON, "--epochs", "1", "--batch_size", "4"]
+    run(script, [*args, "--output_dir", str(tmp_path / "eager")])
+    run(script, [*args, "--output_dir", str(tmp_path / "compiled"), "--compile"])
+    assert_same_weights(
+        weights(tmp_path / "eager/checkpoint-0.pth"), weights(tmp_path / "compiled/checkpoint-0.pth"), 1e-4
+    )

@@ -9,8 +9,10 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from engine.checkpoint import atomic_save, latest_valid_checkpoint, save_epoch_checkpoint
 from engine.evaluate import per_video
+from engine.logger import RunLogger
 from engine.metrics import classification_metrics
 from engine.optim import cosine_schedule, param_groups
+from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
 from models import create_model
 
 
@@ -113,3 +115,30 @@ def test_fold_table_reports_mean_and_std(tmp_path):
     table = fold_table([tmp_path / "split01", tmp_path / "split02"])
     assert "| mean | 62.00 | 72.00 | 50.00 |" in table
     assert "| std | 2.00 | 2.00 | 0.00 |" in table
+
+
+@pytest.mark.parametrize("update_freq", [1, 2])
+def test_a_non_finite_loss_stops_training_before_the_weights_change(update_freq):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    batches = [(torch.randn(2, 4),) for _ in range(4 * update_freq)]
+    bad_batch = batches[2 * update_freq]  # the first micro-batch of the third update
+
+    seen = []  # the weights each micro-batch meets
+
+    def compute_loss(model, batch):
+        seen.append([p.detach().clone() for p in model.parameters()])
+        loss = model(batch[0]).square().mean()
+        return (loss * float("nan") if batch[0] is bad_batch[0] else loss), {"double": 2 * loss.detach()}
+
+    settings = StepSettings(torch.device("cpu"), update_freq=update_freq)
+    with pytest.raises(NonFiniteLossError, match="loss is not finite .* at epoch 0, step 2"):
+        train_one_epoch(
+            model, batches, optimizer, scaler, ([0.1] * 4, [0.0] * 4), 0, compute_loss, settings,
+            RunLogger(None),
+        )  # fmt: skip
+    before_bad_update = seen[2 * update_freq]
+    assert not torch.equal(before_bad_update[0], seen[0][0])  # two updates happened
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before_bad_update, strict=True))

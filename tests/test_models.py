@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from bench.common import part_window_masks
 from models import create_model, list_models, model_from_config
@@ -68,6 +69,47 @@ def test_mask_the_lgi_encoder_cannot_group_is_refused():
     uneven[1, :100] = True
     with pytest.raises(ValueError, match="same number of visible tokens"):
         model(torch.randn(2, 3, 16, 160, 160), uneven)
+
+
+class HostSyncs(TorchDispatchMode):
+    """Counts what makes a CUDA host wait for the device: reading values (`.item()`, `bool()`, `.tolist()`)
+    and ops whose output shape depends on the data. `.tolist()` of a CPU tensor dispatches no op, so it is
+    counted where it is called."""
+
+    SYNCING = {torch.ops.aten._local_scalar_dense, torch.ops.aten.nonzero, torch.ops.aten.masked_select}
+
+    def __init__(self, monkeypatch):
+        super().__init__()
+        self.count = 0
+        tolist = torch.Tensor.tolist
+
+        def counted_tolist(tensor):
+            self.count += 1
+            return tolist(tensor)
+
+        monkeypatch.setattr(torch.Tensor, "tolist", counted_tolist)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += func.overloadpacket in self.SYNCING
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("name", ["pretrain_lgi_former_tiny_patch16_160", "pretrain_videomae_base_patch16_160"])
+def test_pretraining_step_waits_for_the_device_once(name, monkeypatch):
+    """The mask checks share one host sync; the gathers of visible, masked and target tokens need none."""
+    model = create_model(name, **small_kwargs(name))
+    x, mask = torch.randn(2, 3, 16, 160, 160), part_window_masks(2)
+    with HostSyncs(monkeypatch) as syncs:
+        loss, _ = model.forward_loss(x, mask)
+        loss.backward()
+    assert syncs.count == 1
+
+
+def test_classifier_step_never_waits_for_the_device(monkeypatch):
+    model = create_model("lgi_former_tiny_patch16_160", depth=1)
+    with HostSyncs(monkeypatch) as syncs:
+        model(torch.randn(1, 3, 16, 160, 160)).sum().backward()
+    assert syncs.count == 0
 
 
 def test_region_grid_must_divide():

@@ -28,13 +28,13 @@ def predict(model, loader, device, amp_dtype=None, logger=None, desc="eval"):
             out = model(clips)
         ids = torch.tensor(item_ids[seen : seen + len(target)])
         seen += len(target)
-        logits.append(out.float().cpu())
+        logits.append(out.float())  # stays on the device: one copy at the end, no wait per batch
         labels.append(target.cpu())
         items.append(ids)
         videos.append(batch[2].cpu() if len(batch) > 2 else ids)
     empty = torch.empty(0, dtype=torch.long)
     result = {
-        "logits": all_gather_tensor(torch.cat(logits) if logits else torch.empty(0, 0)),
+        "logits": all_gather_tensor(torch.cat(logits).cpu() if logits else torch.empty(0, 0)),
         "labels": all_gather_tensor(torch.cat(labels) if labels else empty),
         "items": all_gather_tensor(torch.cat(items) if items else empty),
         "videos": all_gather_tensor(torch.cat(videos) if videos else empty),

@@ -26,22 +26,34 @@ def _autocast(device, amp_dtype):
     return torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
 
 
-def classifier_steps(name, batch, device, amp_dtype=None, compile=False):
+def _compiled(model, compile_mode):
+    """The model itself (eager) or torch.compile'd in `compile_mode` ('default', 'reduce-overhead' = CUDA graphs)."""
+    return model if compile_mode is None else torch.compile(model, mode=compile_mode)
+
+
+def _step_begin(compile_mode):
+    if compile_mode == "reduce-overhead":
+        torch.compiler.cudagraph_mark_step_begin()  # the previous step's graph outputs may be overwritten
+
+
+def classifier_steps(name, batch, device, amp_dtype=None, compile_mode=None):
     """(forward FLOPs of the batch, inference(), train_step()) for a random batch; the training step is
     forward, backward and a fused AdamW step, as in engine/."""
     model = create_model(name).to(device)
     x = torch.randn(batch, *CLIP, device=device)
     flops = count_flops(model.eval(), x[:1])[0] * batch
-    net = torch.compile(model) if compile else model
+    net = _compiled(model, compile_mode)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
 
     def infer():
         model.eval()
+        _step_begin(compile_mode)
         with torch.inference_mode(), _autocast(device, amp_dtype):
             net(x)
 
     def train_step():
         model.train()
+        _step_begin(compile_mode)
         with _autocast(device, amp_dtype):
             loss = net(x).float().logsumexp(1).mean()
         loss.backward()
@@ -51,16 +63,17 @@ def classifier_steps(name, batch, device, amp_dtype=None, compile=False):
     return flops, infer, train_step
 
 
-def pretrain_steps(name, batch, device, amp_dtype=None, compile=False):
+def pretrain_steps(name, batch, device, amp_dtype=None, compile_mode=None):
     """(forward FLOPs of the batch, train_step()) for one pretraining step with 90% part-window masks."""
     model = create_model(name).to(device).train()
     x = torch.randn(batch, *CLIP, device=device)
     mask = part_window_masks(batch).to(device)
     flops = count_flops(model, x[:1], mask[:1])[0] * batch
-    net = torch.compile(model) if compile else model
+    net = _compiled(model, compile_mode)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
 
     def train_step():
+        _step_begin(compile_mode)
         with _autocast(device, amp_dtype):
             pred = net(x, mask)
         model.loss(x, mask, pred)[0].backward()
@@ -70,19 +83,21 @@ def pretrain_steps(name, batch, device, amp_dtype=None, compile=False):
     return flops, train_step
 
 
-def bench_classifier(name, batch, device, repeats, ceiling, amp_dtype=None, compile=False):
-    """(what, batch, run times, FLOPs) for inference and one training step."""
-    flops, infer, train_step = classifier_steps(name, batch, device, amp_dtype, compile)
+def bench_classifier(name, batch, device, repeats, ceiling, amp_dtype=None, compile_mode=None, warmup=1, calls=1):
+    """(what, batch, seconds per call of each repeat, FLOPs) for inference and one training step."""
+    flops, infer, train_step = classifier_steps(name, batch, device, amp_dtype, compile_mode)
+    timing = {"repeats": repeats, "warmup": warmup, "ceiling": ceiling, "calls": calls}
     return [
-        ("inference", batch, run_times(infer, device, repeats, ceiling=ceiling), flops),
-        ("train step", batch, run_times(train_step, device, repeats, ceiling=ceiling), 3 * flops),
+        ("inference", batch, run_times(infer, device, **timing), flops),
+        ("train step", batch, run_times(train_step, device, **timing), 3 * flops),
     ]
 
 
-def bench_pretrain(name, batch, device, repeats, ceiling, amp_dtype=None, compile=False):
-    """(what, batch, run times, FLOPs) for one pretraining step."""
-    flops, train_step = pretrain_steps(name, batch, device, amp_dtype, compile)
-    return [("pretrain step", batch, run_times(train_step, device, repeats, ceiling=ceiling), 3 * flops)]
+def bench_pretrain(name, batch, device, repeats, ceiling, amp_dtype=None, compile_mode=None, warmup=1, calls=1):
+    """(what, batch, seconds per call of each repeat, FLOPs) for one pretraining step."""
+    flops, train_step = pretrain_steps(name, batch, device, amp_dtype, compile_mode)
+    timing = {"repeats": repeats, "warmup": warmup, "ceiling": ceiling, "calls": calls}
+    return [("pretrain step", batch, run_times(train_step, device, **timing), 3 * flops)]
 
 
 def format_rows(rows, ceiling):

@@ -59,8 +59,12 @@ class MatmulCeiling:
         )
 
 
-def run_times(fn, device, repeats=3, warmup=1, ceiling=None):
-    """Wall times of fn() in seconds, `repeats` runs after `warmup`; samples `ceiling` before and after each."""
+def run_times(fn, device, repeats=3, warmup=1, ceiling=None, calls=1):
+    """Seconds per fn() call: `repeats` timings after `warmup` calls; samples `ceiling` before and after each.
+
+    Each timing runs fn() `calls` times back to back before waiting for the device, so on a GPU the host can
+    queue the next call while the device works (the steady state of a training loop); on CPU use 1.
+    """
     for _ in range(warmup):
         fn()
     sync(device)
@@ -69,9 +73,10 @@ def run_times(fn, device, repeats=3, warmup=1, ceiling=None):
         if ceiling is not None:
             ceiling.sample()
         start = time.perf_counter()
-        fn()
+        for _ in range(calls):
+            fn()
         sync(device)
-        times.append(time.perf_counter() - start)
+        times.append((time.perf_counter() - start) / calls)
     if ceiling is not None:
         ceiling.sample()
     return times

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One command for a CUDA machine with torch, timm and einops already installed (no network needed):
 # checks the models against the upstream reference on the GPU, then times bf16 training and inference.
-# Usage: bash bench/gpu.sh [--batch_size 32]   (about 5-8 minutes on an H100; ends with a profile of one
-# eager training step per model: the ops that take the device time)
+# Usage: bash bench/gpu.sh [--batch_size 32] [--compile_modes default] [--profile_rows 0]
+# Estimated 6-9 minutes on an H100 with every part: host-sync count, eager, compiled and CUDA-graph rows (each
+# printed as it finishes), then profiles of single training steps. Drop parts with the flags above.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-python3}

@@ -24,7 +24,7 @@ from engine.data import build_loader, start_epoch
 from engine.evaluate import evaluate
 from engine.finetune import finetune_loss, run_test
 from engine.optim import build_optimizer, param_groups
-from engine.setup import build_ema, plan_steps, scaled_lrs, start_run, str2bool
+from engine.setup import build_ema, compile_in_place, plan_steps, scaled_lrs, start_run, str2bool
 from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
 from models import CheckpointError, create_model, load_weights, model_family, read_checkpoint
 
@@ -193,7 +193,7 @@ def main(args):
     if mixup is not None and args.batch_size % 2:
         raise ValueError(f"mixup/cutmix need an even --batch_size, got {args.batch_size}")
     if args.compile:
-        model.compile()  # in place: the state-dict keys, checkpoints and EMA stay those of the plain model
+        compile_in_place(model, device)
     ddp = dist.wrap_ddp(model, device)
     train_loader = build_loader(train_set, args.batch_size, True, args.num_workers, args.seed, args.pin_mem)
     steps, schedules = plan_steps(args, train_loader, rates)

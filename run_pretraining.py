@@ -19,7 +19,7 @@ from engine import distributed as dist
 from engine.checkpoint import resume_training, save_epoch_checkpoint
 from engine.data import build_loader, start_epoch
 from engine.optim import build_optimizer, param_groups
-from engine.setup import plan_steps, scaled_lrs, start_run, str2bool
+from engine.setup import compile_in_place, plan_steps, scaled_lrs, start_run, str2bool
 from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
 from models import CheckpointError, create_model
 
@@ -146,7 +146,7 @@ def main(args):
 
     start, _ = resume_training(args.resume, output_dir, args.auto_resume, model, optimizer, scaler)
     if args.compile:
-        model.compile()  # in place: the state-dict keys, checkpoints and EMA stay those of the plain model
+        compile_in_place(model, device)
     ddp = dist.wrap_ddp(model, device)
     loader = build_loader(dataset, args.batch_size, True, args.num_workers, args.seed, args.pin_mem)
     steps, schedules = plan_steps(args, loader, rates)

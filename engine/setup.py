@@ -2,6 +2,9 @@
 
 import argparse
 import ctypes
+import importlib.util
+import os
+import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -62,6 +65,16 @@ def start_run(args):
     seed_everything(args.seed + dist.rank())
     output_dir = Path(args.output_dir) if args.output_dir else None
     return device, parse_amp(args.amp, device), output_dir, RunLogger(output_dir, args.log_dir)
+
+
+def compile_in_place(model, device):
+    """`--compile`: torch.compile the model in place, so its state-dict keys, checkpoints and EMA stay those of
+    the plain model; first checks for what inductor needs to build kernels (a C++ compiler, or Triton)."""
+    if device.type == "cpu" and not (os.environ.get("CXX") or shutil.which("g++")):
+        raise ValueError("--compile on CPU needs a C++ compiler (g++, or one named by $CXX); none was found")
+    if device.type == "cuda" and importlib.util.find_spec("triton") is None:
+        raise ValueError("--compile on a GPU needs the triton package, which this torch install lacks")
+    model.compile()
 
 
 class ScaledRates(NamedTuple):

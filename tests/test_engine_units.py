@@ -12,6 +12,7 @@ from engine.evaluate import per_video
 from engine.logger import RunLogger
 from engine.metrics import classification_metrics
 from engine.optim import cosine_schedule, param_groups
+from engine.setup import compile_in_place
 from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
 from models import create_model
 
@@ -142,3 +143,10 @@ def test_a_non_finite_loss_stops_training_before_the_weights_change(update_freq)
     before_bad_update = seen[2 * update_freq]
     assert not torch.equal(before_bad_update[0], seen[0][0])  # two updates happened
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before_bad_update, strict=True))
+
+
+def test_compile_without_a_cpp_compiler_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(ValueError, match="--compile on CPU needs a C\\+\\+ compiler"):
+        compile_in_place(torch.nn.Linear(2, 2), torch.device("cpu"))

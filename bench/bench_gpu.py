@@ -69,7 +69,7 @@ def timed_rows(args, device, dtype, ceiling, compile_mode, start):
     """Rows of every model (and the pretraining step) in one compile mode; a failure becomes a row."""
     tag = "" if compile_mode is None else f" ({compile_mode})"
     timing = {"warmup": 1 if compile_mode is None else 3, "calls": args.calls}
-    jobs = [(name, bench_classifier) for name in MODELS] + [(PRETRAIN, bench_pretrain)]
+    jobs = [(name, bench_classifier) for name in args.models] + [(args.pretrain_model, bench_pretrain)]
     rows = []
     for name, bench in jobs:
         try:
@@ -89,6 +89,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--calls", type=int, default=5, help="steps per timing, back to back")
     parser.add_argument("--device", default="cuda")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), help="classifiers to time and profile")
+    parser.add_argument("--pretrain_model", default=PRETRAIN)
     parser.add_argument(
         "--compile_modes", nargs="*", default=["default", "reduce-overhead"], help="torch.compile modes to time"
     )
@@ -101,8 +103,8 @@ def main(argv=None):
     start = time.time()
     if device.type == "cuda":
         syncs = {
-            "fine-tune step": count_host_syncs(classifier_steps(MODELS[0], 2, device, dtype)[2]),
-            "pretraining step": count_host_syncs(pretrain_steps(PRETRAIN, 2, device, dtype)[1]),
+            "fine-tune step": count_host_syncs(classifier_steps(args.models[0], 2, device, dtype)[2]),
+            "pretraining step": count_host_syncs(pretrain_steps(args.pretrain_model, 2, device, dtype)[1]),
         }
         print("host syncs per eager step: " + ", ".join(f"{k} {v}" for k, v in syncs.items()), flush=True)
     ceiling = MatmulCeiling(device, dtype, n=8192 if device.type == "cuda" else 1024)
@@ -114,16 +116,16 @@ def main(argv=None):
     print(f"bf16 matmul: {ceiling.describe(1e12, 'TFLOP/s')}\n")
     print(format_rows(rows, ceiling), flush=True)
     if args.profile_rows:
-        profiled = [(model, None) for model in MODELS]
+        profiled = [(model, None) for model in args.models]
         if args.compile_modes:
-            profiled.append((MODELS[0], args.compile_modes[0]))
+            profiled.append((args.models[0], args.compile_modes[0]))
         for model_name, compile_mode in profiled:
             train_step = classifier_steps(model_name, args.batch_size, device, dtype, compile_mode)[2]
             how = "compiled" if compile_mode else "eager"
             profile_step(f"{model_name}, one {how} training step, batch {args.batch_size}", train_step, device,
                          args.profile_rows)  # fmt: skip
-        train_step = pretrain_steps(PRETRAIN, args.batch_size, device, dtype)[1]
-        profile_step(f"{PRETRAIN}, one eager step, batch {args.batch_size}", train_step, device, args.profile_rows)
+        train_step = pretrain_steps(args.pretrain_model, args.batch_size, device, dtype)[1]
+        profile_step(f"{args.pretrain_model}, one eager step, batch {args.batch_size}", train_step, device, args.profile_rows)
     print(f"\ntotal {time.time() - start:.0f} s")
 
 

@@ -1,7 +1,7 @@
 """GPU timings: bf16 autocast training and inference of LGI-Former and ViT-B, eager and torch.compile.
 
     python -m bench.bench_gpu [--batch_size 32] [--repeats 3] [--compile_modes default reduce-overhead]
-                              [--profile_rows 25]   (bench/gpu.sh runs it)
+                              [--profile_rows 15]   (bench/gpu.sh runs it)
 
 Each timing runs `--calls` steps back to back before waiting for the GPU (the steady state of a training
 loop, where the host queues the next step while the GPU works). MFU is the best repeat's FLOP/s (FLOP
@@ -94,7 +94,7 @@ def main(argv=None):
     parser.add_argument(
         "--compile_modes", nargs="*", default=["default", "reduce-overhead"], help="torch.compile modes to time"
     )
-    parser.add_argument("--profile_rows", type=int, default=25, help="rows of the profile tables (0: no profile)")
+    parser.add_argument("--profile_rows", type=int, default=15, help="rows of the profile tables (0: no profile)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     dtype = torch.bfloat16

@@ -4,6 +4,7 @@
 # Usage: bash bench/gpu.sh [--batch_size 32] [--compile_modes default] [--profile_rows 0]
 # Estimated 6-9 minutes on an H100 with every part: host-sync count, eager, compiled and CUDA-graph rows (each
 # printed as it finishes), then profiles of single training steps. Drop parts with the flags above.
+# Through the device tool, keep the whole output, not just its tail: bash bench/gpu.sh 2>&1 | tee $OUT/gpu.log
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-python3}

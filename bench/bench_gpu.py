@@ -125,7 +125,8 @@ def main(argv=None):
             profile_step(f"{model_name}, one {how} training step, batch {args.batch_size}", train_step, device,
                          args.profile_rows)  # fmt: skip
         train_step = pretrain_steps(args.pretrain_model, args.batch_size, device, dtype)[1]
-        profile_step(f"{args.pretrain_model}, one eager step, batch {args.batch_size}", train_step, device, args.profile_rows)
+        title = f"{args.pretrain_model}, one eager step, batch {args.batch_size}"
+        profile_step(title, train_step, device, args.profile_rows)
     print(f"\ntotal {time.time() - start:.0f} s")
 
 

@@ -14,6 +14,7 @@ Resizing is torch's uint8 bilinear over the whole clip, antialiased like Pillow'
 upstream used Pillow, plain where it used F.interpolate.
 """
 
+import functools
 import math
 import random
 
@@ -45,8 +46,12 @@ def resize_short_side(frames, size):
     return resize(frames, max(size, round(h * size / w)), size)
 
 
-_SCALE = 1 / (255 * torch.tensor(STD).view(3, 1, 1, 1))
-_SHIFT = torch.tensor(MEAN).view(3, 1, 1, 1) / torch.tensor(STD).view(3, 1, 1, 1)
+@functools.cache
+def _scale_shift(device):
+    """ImageNet normalisation as x * scale - shift, each (3, 1, 1, 1), copied to `device` once: a copy to a GPU
+    per batch would make the host wait for the device every time."""
+    std = torch.tensor(STD).view(3, 1, 1, 1)
+    return (1 / (255 * std)).to(device), (torch.tensor(MEAN).view(3, 1, 1, 1) / std).to(device)
 
 
 def clip_tensor(frames):
@@ -58,8 +63,8 @@ def normalize(clips):
     """uint8 clips (..., T, H, W, 3) -> float32 (..., 3, T, H, W), (x / 255 - mean) / std with ImageNet
     mean and std, on the clips' device."""
     clips = clips.movedim(-1, -4)  # ..., 3, T, H, W
-    out = torch.empty(clips.shape, device=clips.device).copy_(clips)
-    return out.mul_(_SCALE.to(out.device)).sub_(_SHIFT.to(out.device))
+    scale, shift = _scale_shift(clips.device)
+    return torch.empty(clips.shape, device=clips.device).copy_(clips).mul_(scale).sub_(shift)
 
 
 def hflip(frames):

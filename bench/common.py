@@ -1,4 +1,4 @@
-"""Timing helpers for the benchmarks: best-of timings, a matmul ceiling sampled through the run, allocator setup.
+"""Timing helpers for the benchmarks: best-of timings and a matmul ceiling sampled through the run.
 
 The cores may be shared with other jobs, which only ever slow a measurement down. So a benchmark takes the
 best of its repeats, and the MFU denominator is the best of many dense-matmul samples taken between those

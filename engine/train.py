@@ -2,8 +2,8 @@
 
 The entry script supplies `compute_loss(model, batch) -> (loss, {name: 0-dim tensor})`; this loop owns the
 schedules, mixed precision, gradient accumulation, clipping, EMA and the non-finite-loss stop.
-The host waits for the device once per optimizer update: the non-finite check and the logged values are
-read together, after the backward pass and before the weights change.
+The loop makes the host wait for the device once per optimizer update: the non-finite check and the logged
+values are read together, after the backward pass and before the weights change.
 """
 
 import contextlib

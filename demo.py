@@ -28,7 +28,7 @@ from engine.video_inference import frame_timeline, run_windows
 from models import CheckpointError
 from models.checkpoint import classifier_from_checkpoint
 from preprocess.face_detect import build_detector
-from preprocess.face_track import detect_and_track
+from preprocess.face_track import detect_and_track, whole_frame_track
 
 DEFAULT_CHECKPOINT = Path("saved/model/quickstart/finetune_pretrained/checkpoint-best.pth")
 MAX_SIDE = 640  # frames are downscaled to this for detection and the annotated video
@@ -41,12 +41,15 @@ def get_args(argv=None):
     p.add_argument("--max_seconds", type=float, default=10.0, help="webcam recording length")
     p.add_argument("--checkpoint", default=None, help=f"fine-tuned checkpoint (default: {DEFAULT_CHECKPOINT})")
     p.add_argument("--labels", default=None, help="class names: dfew, mafw, ferv39k, ... (default: checkpoint's)")
+    p.add_argument("--true_label", default=None, help="the video's known class, shown next to the prediction")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--output", default=None, help="output folder (default: output/<video name>/)")
     p.add_argument("--stride", type=int, default=None, help="frame step inside a window (default: checkpoint's)")
     p.add_argument("--hop", type=int, default=16, help="frames between window starts")
     p.add_argument("--batch_size", type=int, default=8)
-    p.add_argument("--detector", default="auto", help="face detector: auto, mtcnn, haar")
+    p.add_argument(
+        "--detector", default="auto", help="face detector: auto, mtcnn, haar; none when frames are face crops already"
+    )
     p.add_argument("--detect_every", type=int, default=1, help="detect on every k-th frame, track the rest (faster)")
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of a frame folder (videos know theirs)")
     return p.parse_args(argv)
@@ -131,6 +134,8 @@ def main(args):
     model, checkpoint = classifier_from_checkpoint(resolve_checkpoint(args.checkpoint))
     model.to(device)
     classes = class_names(checkpoint, args.labels, model.num_classes)
+    if args.true_label is not None and args.true_label not in classes:
+        raise ValueError(f"--true_label {args.true_label!r} is not a class of this model: {', '.join(classes)}")
     saved_args = checkpoint.get("args")
     stride = args.stride or getattr(saved_args, "sampling_rate", None) or 4
     _, clip_len, input_size, _ = model.patch_embed.input_shape
@@ -146,13 +151,19 @@ def main(args):
     output = Path(args.output) if args.output else Path("output") / name
     output.mkdir(parents=True, exist_ok=True)
 
-    track = detect_and_track(frames, build_detector(args.detector), args.detect_every)
+    if args.detector == "none":
+        track = whole_frame_track(frames)
+    else:
+        track = detect_and_track(frames, build_detector(args.detector), args.detect_every)
     windows = run_windows(model, frames, track, device, clip_len, stride, args.hop, input_size, args.batch_size)
     timeline = frame_timeline(windows, len(frames), len(classes))
-    plot_timeline(output / "timeline.png", timeline, classes, fps, title=str(name))
+    title = str(name) if args.true_label is None else f"{name} (true class: {args.true_label})"
+    plot_timeline(output / "timeline.png", timeline, classes, fps, title=title)
     write_annotated_video(output / "annotated.mp4", frames, track.boxes, timeline, classes, fps)
     seconds = time.time() - start
-    report = write_predictions(output, source, windows, classes, fps, len(frames), track.counts(), seconds)
+    report = write_predictions(
+        output, source, windows, classes, fps, len(frames), track.counts(), seconds, args.true_label
+    )
 
     duration = len(frames) / fps
     print(f"{source}: {len(frames)} frames ({duration:.1f} s at {fps:.1f} fps), face in {track.found.sum()} frames")
@@ -164,6 +175,9 @@ def main(args):
     else:
         top = sorted(overall["probs"].items(), key=lambda kv: -kv[1])[:3]
         print("overall: " + ", ".join(f"{c} {p:.2f}" for c, p in top))
+        if args.true_label is not None:
+            verdict = "right" if overall["label"] == args.true_label else "wrong"
+            print(f"predicted {overall['label']}, true class {args.true_label} ({verdict})")
     print(f"took {seconds:.1f} s ({duration / seconds:.2f} s of video per second); wrote {output}/")
     return report
 

@@ -66,6 +66,9 @@ def get_args(argv=None):
     g.add_argument("--warmup_steps", type=int, default=-1)
     g = p.add_argument_group("augmentation")
     g.add_argument("--aa", default="rand-m7-n4-mstd0.5-inc1", help="RandAugment policy, 'none' to disable")
+    g.add_argument(
+        "--crop_scale", type=float, nargs=2, default=(0.08, 1.0), help="area range of the random resized crop"
+    )
     g.add_argument("--smoothing", type=float, default=0.1)
     g.add_argument("--reprob", type=float, default=0.25, help="random erasing probability")
     g.add_argument("--mixup", type=float, default=0.8)
@@ -138,7 +141,10 @@ def build_datasets(args, spec, num_classes):
     )
     folder = Path(args.data_path)
     aa = None if args.aa.lower() == "none" else args.aa
-    train = None if args.eval else FinetuneDataset(folder / "train.csv", "train", aa=aa, reprob=args.reprob, **common)
+    train = None
+    if not args.eval:
+        augment = dict(aa=aa, reprob=args.reprob, crop_scale=tuple(args.crop_scale))
+        train = FinetuneDataset(folder / "train.csv", "train", **augment, **common)
     val = FinetuneDataset(folder / "val.csv", "val", **common) if (folder / "val.csv").exists() else None
     test_views = dict(test_num_segment=args.test_num_segment, test_num_crop=args.test_num_crop)
     test = FinetuneDataset(folder / "test.csv", "test", **test_views, **common)

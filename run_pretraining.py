@@ -135,6 +135,8 @@ def main(args):
         window_size=tuple(args.part_win_size[1:]),
         voxceleb2_crop=args.voxceleb2_crop,
         max_fail_fraction=args.max_fail_fraction,
+        tubelet_size=model.tubelet_size,
+        patch_size=model.patch_size,
         lgi_region_size=getattr(model.encoder, "region_size", None),  # refuse masks LGI cannot group, up front
     )
     rates = scaled_lrs(args)

@@ -67,7 +67,7 @@ def _identity(rng, size):
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
     shade = 1 + rng.uniform(0.05, 0.3) * (math.cos(angle) * xs + math.sin(angle) * ys)  # lit from `angle`
     return dict(
-        scale=size * rng.uniform(0.25, 0.32),  # face half-width in pixels
+        scale=size * rng.uniform(0.34, 0.40),  # face half-width in pixels: a face crop, as DFEW's
         elongation=rng.uniform(1.15, 1.4),  # face half-height / half-width
         center=size * (0.5 + rng.normal(0, 0.035, 2) + np.array([0, 0.03])),
         skin=np.clip(skin, 0, 255),
@@ -78,7 +78,7 @@ def _identity(rng, size):
         eye_gap=rng.uniform(0.36, 0.46),
         eye_size=rng.uniform(0.14, 0.2),
         mouth_width=rng.uniform(0.3, 0.42),
-        rest=np.clip(rng.normal(0, 0.3, len(CONTROLS)), [-1, -1, -1, -1, 0, -1, 0], 1),
+        rest=np.clip(rng.normal(0, 0.7, len(CONTROLS)), [-1, -1, -1, -1, 0, -1, 0], 1),
         sway=(rng.uniform(0, 0.03 * size, 2), rng.uniform(0.05, 0.2, 2), rng.uniform(0, 2 * math.pi, 2)),
         roll=(rng.uniform(0, 6), rng.uniform(0.03, 0.15), rng.uniform(0, 2 * math.pi)),
         talk=(rng.uniform(0, 0.25) * (rng.uniform() < 0.5), rng.uniform(0.4, 0.9)),
@@ -89,7 +89,7 @@ def expression_track(rng, label, num_frames, rest, talk):
     """(T, 7) control values: resting face, then a ramp to the class apex from a random onset."""
     onset = rng.uniform(0.1, 0.45) * num_frames
     ramp = rng.uniform(0.15, 0.3) * num_frames
-    intensity = rng.uniform(0.4, 1.0)
+    intensity = rng.uniform(0.6, 1.0)
     t = np.arange(num_frames)
     track = rest + intensity * EXPRESSIONS[label] * _smoothstep((t - onset) / ramp)[:, None]
     track += rng.normal(0, 0.03, track.shape)
@@ -124,7 +124,7 @@ class _Canvas:
 
     def line(self, points, color, width):
         points = self.px(*np.transpose(points)).reshape(-1, 1, 2)
-        thickness = max(1, int(width * self.unit))
+        thickness = max(1, round(width * self.unit))
         cv2.polylines(self.frame, [points], False, _color(color), thickness, cv2.LINE_AA, 4)
 
     def polygon(self, points, color):
@@ -144,30 +144,30 @@ def _draw_eyes_and_brows(canvas, face, brow, inner, eye, wrinkle):
         canvas.ellipse(x, eye_y, size, opening, (240, 240, 235))
         canvas.ellipse(x, eye_y, 0.45 * size, min(0.45 * size, opening), (40, 30, 25))
         canvas.line([(x - size, eye_y), (x, eye_y - opening), (x + size, eye_y)], skin * 0.6, 0.03)
-        brow_y = eye_y - 0.3 - 0.18 * brow
-        inner_point = (side * (gap - 0.16), brow_y - 0.2 * inner)
+        brow_y = eye_y - 0.3 - 0.28 * brow
+        inner_point = (side * (gap - 0.16), brow_y - 0.28 * inner)
         outer_point = (side * (gap + 0.24), brow_y + 0.05 * inner)
-        canvas.line([inner_point, (x, brow_y - 0.03 - 0.06 * inner), outer_point], hair, 0.08)
+        canvas.line([inner_point, (x, brow_y - 0.03 - 0.06 * inner), outer_point], hair, 0.13)
         if wrinkle > 0.05:  # nose wrinkle: creases beside the bridge
             shade = skin * (1 - 0.6 * min(wrinkle, 1))
-            canvas.line([(side * 0.1, eye_y + 0.12), (side * 0.2, eye_y + 0.2)], shade, 0.04)
-            canvas.line([(side * 0.11, eye_y + 0.22), (side * 0.22, eye_y + 0.3)], shade, 0.04)
+            canvas.line([(side * 0.1, eye_y + 0.12), (side * 0.2, eye_y + 0.2)], shade, 0.06)
+            canvas.line([(side * 0.11, eye_y + 0.22), (side * 0.22, eye_y + 0.3)], shade, 0.06)
 
 
 def _draw_mouth(canvas, face, corner, mouth_open, stretch, wrinkle):
     """Upper and lower lip as parabolas through the corners; the gap between them filled when open."""
     mouth_y = 0.55 * face["elongation"]
     half = face["mouth_width"] * (1 + 0.25 * stretch + 0.1 * corner)
-    corner_y = mouth_y - 0.22 * corner
+    corner_y = mouth_y - 0.3 * corner
     upper_y = mouth_y - 0.02 - 0.05 * max(wrinkle, 0)  # a wrinkled nose lifts the upper lip
-    lower_y = upper_y + 0.02 + 0.4 * max(mouth_open, 0) * (1 - 0.3 * stretch)
+    lower_y = upper_y + 0.02 + 0.5 * max(mouth_open, 0) * (1 - 0.3 * stretch)
     s = np.linspace(-1, 1, 9)
     upper = np.stack([half * s, corner_y + (upper_y + 0.04 * corner - corner_y) * (1 - s**2)], -1)
     lower = np.stack([half * s[::-1], corner_y + (lower_y + 0.04 * corner - corner_y) * (1 - s**2)], -1)
     if mouth_open > 0.05:
         canvas.polygon(np.concatenate([upper, lower]), (60, 20, 25))
-    canvas.line(upper, (150, 70, 70), 0.04)
-    canvas.line(lower[::-1], (150, 70, 70), 0.04)
+    canvas.line(upper, (150, 70, 70), 0.08)
+    canvas.line(lower[::-1], (150, 70, 70), 0.08)
 
 
 def _draw_frame(face, controls, offset, roll_degrees):
@@ -220,12 +220,14 @@ def _clip_job(job):
 
 
 def _jobs(out, kind, count, seed, num_frames, size, fps):
+    """Labelled clips cycle through the classes fold by fold; each unlabelled clip shows a random class
+    (written as label 0: the pool is unlabelled)."""
     stream = 0 if kind == "labelled" else 1
     for index in range(count):
         rng = np.random.default_rng([seed, stream, index])
         length = int(rng.integers(num_frames * 3 // 4, num_frames * 5 // 4 + 1))
-        label = (index // NUM_FOLDS) % len(DFEW_CLASSES) if kind == "labelled" else 0
-        yield out, kind, index, [seed, stream, index, 1], label, length, size, fps
+        label = (index // NUM_FOLDS) if kind == "labelled" else int(rng.integers(len(DFEW_CLASSES)))
+        yield out, kind, index, [seed, stream, index, 1], label % len(DFEW_CLASSES), length, size, fps
 
 
 def _write_splits(out, num_clips):

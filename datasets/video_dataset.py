@@ -142,7 +142,8 @@ class FinetuneDataset(_ClipDataset):
     """Labelled clips. mode 'train': random clip, full augmentation; 'val': the centre clip, centre crop
     (upstream samples validation clips at random: pass random_val_clip=True); 'test': every video
     test_num_segment x test_num_crop times, one view per item. RandAugment's geometric ops resample
-    bilinearly; aa_interpolation="bicubic" is upstream's choice, at about twice the cost."""
+    bilinearly; aa_interpolation="bicubic" is upstream's choice, at about twice the cost. crop_scale is the
+    area range of the training crop (upstream's 8-100 %; a small crop can cut the brows or the mouth away)."""
 
     def __init__(
         self,
@@ -159,6 +160,7 @@ class FinetuneDataset(_ClipDataset):
         aa="rand-m7-n4-mstd0.5-inc1",
         reprob=0.25,
         aa_interpolation="bilinear",
+        crop_scale=(0.08, 1.0),
         random_val_clip=False,
         max_fail_fraction=0.05,
         min_frames=1,
@@ -173,7 +175,7 @@ class FinetuneDataset(_ClipDataset):
         self.num_segments = test_num_segment if mode == "test" else 1
         self.num_crops = test_num_crop if mode == "test" else 1
         if mode == "train":
-            self.transform = TrainTransform(input_size, aa, reprob, aa_interpolation=aa_interpolation)
+            self.transform = TrainTransform(input_size, aa, reprob, crop_scale, aa_interpolation=aa_interpolation)
         else:
             self.transform = EvalTransform(input_size, short_side_size, self.num_crops)
         self.failures = LoadFailures(len(self), max_fail_fraction)

@@ -1,6 +1,8 @@
 """Per-fold table with mean and standard deviation, from the metrics.json files of fine-tuning runs.
 
 python -m engine.aggregate saved/model/finetuning/dfew/lgi_former_base/split0{1,2,3,4,5} [--checkpoint last]
+
+`--json FILE` also writes {run folder name: {uar, war, macro_f1, num_videos, checkpoint}} for scripts.
 """
 
 import argparse
@@ -32,14 +34,30 @@ def fold_table(run_dirs, checkpoint="last", summary=True):
     return "\n".join(lines)
 
 
+def fold_records(run_dirs, checkpoint="last"):
+    """{run folder name: its test metrics}, with the number of videos they cover as num_videos."""
+    records = {}
+    for run_dir in run_dirs:
+        metrics = read_fold(run_dir, checkpoint)
+        records[Path(run_dir).name] = {
+            "checkpoint": checkpoint,
+            **{c: metrics[c] for c in COLUMNS},
+            "num_videos": metrics["num_samples"],
+        }
+    return records
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dirs", nargs="+", help="one fine-tuning output folder per fold")
     parser.add_argument("--checkpoint", default="last", choices=["last", "best", "eval"])
     parser.add_argument("--no_summary", action="store_true", help="rows only (runs that are not folds)")
+    parser.add_argument("--json", default=None, help="also write the per-run metrics to this file")
     args = parser.parse_args(argv)
     try:
         print(fold_table(args.run_dirs, args.checkpoint, summary=not args.no_summary))
+        if args.json:
+            Path(args.json).write_text(json.dumps(fold_records(args.run_dirs, args.checkpoint), indent=1))
     except FileNotFoundError as err:
         sys.exit(f"error: {err}")
 

@@ -112,3 +112,26 @@ def resume_training(resume, output_dir, auto_resume, model, optimizer, scaler, m
     start = restore(read_checkpoint(path), model, optimizer, scaler, model_ema)
     print(f"resumed from {path}, next epoch {start}")
     return start, path
+
+
+def export_weights(src, dst):
+    """A copy of checkpoint `src` for sharing: model weights, model_config, args and epoch, without the
+    optimizer and scaler state (a third of the size of an AdamW training checkpoint)."""
+    checkpoint = read_checkpoint(src)
+    keep = ("model", "epoch", "args", "model_config")
+    atomic_save({k: checkpoint[k] for k in keep if k in checkpoint}, dst)
+    return Path(dst)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Export a checkpoint's weights, config and args (no optimizer).")
+    parser.add_argument("src")
+    parser.add_argument("dst")
+    args = parser.parse_args()
+    try:
+        path = export_weights(args.src, args.dst)
+    except CheckpointError as err:
+        raise SystemExit(f"error: {err}") from None
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

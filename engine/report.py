@@ -21,8 +21,9 @@ def overall_prediction(windows, classes):
     return {"label": classes[int(mean.argmax())], "probs": dict(zip(classes, map(float, mean), strict=True))}
 
 
-def write_predictions(folder, source, windows, classes, fps, num_frames, face_counts, seconds):
-    """predictions.json (everything) and predictions.csv (one row per window)."""
+def write_predictions(folder, source, windows, classes, fps, num_frames, face_counts, seconds, true_label=None):
+    """predictions.json (everything, with the video's known class when given) and predictions.csv (one row
+    per window)."""
     rows = []
     for w in windows:
         row = {
@@ -42,6 +43,7 @@ def write_predictions(folder, source, windows, classes, fps, num_frames, face_co
         "classes": list(classes),
         "face_frames": face_counts,
         "overall": overall_prediction(windows, classes),
+        "true_label": true_label,
         "windows": rows,
         "processing_s": round(seconds, 2),
     }

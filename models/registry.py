@@ -27,6 +27,7 @@ DECODERS = {
     "tiny": dict(decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4),
 }
 LGI_DEFAULTS = dict(img_size=160, patch_size=16, num_frames=16, tubelet_size=2, region_size=(2, 5, 10))
+SMALL_INPUT = dict(img_size=64, region_size=(8, 2, 4))
 VIT_DEFAULTS = dict(img_size=160, patch_size=16, num_frames=16, tubelet_size=2)
 
 
@@ -107,6 +108,14 @@ def lgi_former_tiny_patch16_160(**kwargs):
     return _build("lgi", "lgi_tiny", **kwargs)
 
 
+@register_model("lgi")
+def lgi_former_tiny_patch16_64(**kwargs):
+    """The tiny LGI-Former on 16x64x64 face crops, the quick start's model: an 8x4x4 token grid in 2 regions of
+    8x2x4 tokens (the top and the bottom half of the face over the whole clip). Local attention then spans the
+    clip, which lets the tiny model learn the generated set's expression changes from scratch (docs/quickstart.md)."""
+    return _build("lgi", "lgi_tiny", **{**SMALL_INPUT, **kwargs})
+
+
 @register_model("vit")
 def videomae_vit_base_patch16_160(**kwargs):
     """VideoMAE ViT-B baseline with joint space-time attention: 768-d, 12 blocks; 86.2 M params."""
@@ -127,6 +136,11 @@ def pretrain_lgi_former_small_patch16_160(**kwargs):
 @register_model("lgi")
 def pretrain_lgi_former_tiny_patch16_160(**kwargs):
     return _build("lgi", "lgi_tiny", "tiny", **kwargs)
+
+
+@register_model("lgi")
+def pretrain_lgi_former_tiny_patch16_64(**kwargs):
+    return _build("lgi", "lgi_tiny", "tiny", **{**SMALL_INPUT, **kwargs})
 
 
 @register_model("vit")

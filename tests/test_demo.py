@@ -91,3 +91,18 @@ def test_user_errors_get_one_clear_line(tmp_path, checkpoint, case):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert ("broken.mp4" if case == "unreadable" else "missing.pth") in lines[0]
+
+
+def test_face_crops_skip_detection_and_the_true_class_is_reported(tmp_path, checkpoint, capsys):
+    frames = render_clip(3, 1, num_frames=48, size=64)  # a generated face crop: too small for the detectors
+    write_video(tmp_path / "crop.mp4", frames, fps=25)
+    report = run_demo(tmp_path / "crop.mp4", checkpoint, tmp_path / "out", "--detector", "none", "--true_label", "sad")
+    assert report["true_label"] == "sad" and report["overall"] is not None
+    assert report["face_frames"]["missing"] == 0
+    assert "true class sad" in capsys.readouterr().out
+
+
+def test_an_unknown_true_label_is_one_clear_error(tmp_path, checkpoint):
+    write_video(tmp_path / "crop.mp4", render_clip(3, 1, num_frames=20, size=64), fps=25)
+    with pytest.raises(ValueError, match="--true_label 'gloomy' is not a class of this model"):
+        run_demo(tmp_path / "crop.mp4", checkpoint, tmp_path / "out", "--true_label", "gloomy")

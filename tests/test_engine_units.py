@@ -118,6 +118,46 @@ def test_fold_table_reports_mean_and_std(tmp_path):
     assert "| std | 2.00 | 2.00 | 0.00 |" in table
 
 
+def test_aggregate_writes_one_json_entry_per_run(tmp_path):
+    import json
+
+    from engine.aggregate import main
+
+    for name, uar in (("finetune_pretrained", 61.0), ("finetune_scratch", 30.0)):
+        folder = tmp_path / name / "test_last"
+        folder.mkdir(parents=True)
+        metrics = {"uar": uar, "war": uar + 1, "macro_f1": uar - 1, "num_samples": 70}
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+    runs = [str(tmp_path / "finetune_pretrained"), str(tmp_path / "finetune_scratch")]
+    main([*runs, "--json", str(tmp_path / "r.json")])
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["finetune_pretrained"] == {
+        "checkpoint": "last", "uar": 61.0, "war": 62.0, "macro_f1": 60.0, "num_videos": 70
+    }  # fmt: skip
+    assert results["finetune_scratch"]["uar"] == 30.0
+
+
+def test_exported_weights_drop_the_optimizer_and_load_into_a_classifier(tmp_path):
+    import argparse
+
+    from engine.checkpoint import export_weights, save_checkpoint
+    from models import create_model, load_weights, read_checkpoint
+
+    mae = create_model("pretrain_lgi_former_tiny_patch16_64", depth=1)
+    optimizer = torch.optim.AdamW(mae.parameters())
+    mae.forward_loss(torch.randn(1, 3, 16, 64, 64), torch.arange(128)[None] % 8 != 0)[0].backward()
+    optimizer.step()
+    save_checkpoint(tmp_path / "full.pth", mae, 3, optimizer, args=argparse.Namespace(lr=1.0))
+    export_weights(tmp_path / "full.pth", tmp_path / "weights.pth")
+    exported = read_checkpoint(tmp_path / "weights.pth")
+    assert set(exported) == {"model", "epoch", "args", "model_config"} and exported["epoch"] == 3
+    assert (tmp_path / "weights.pth").stat().st_size < 0.5 * (tmp_path / "full.pth").stat().st_size
+    classifier = create_model("lgi_former_tiny_patch16_64", depth=1)
+    report = load_weights(classifier, tmp_path / "weights.pth")
+    assert sorted(report.missing) == ["fc_norm.bias", "fc_norm.weight", "head.bias", "head.weight"]
+    torch.testing.assert_close(classifier.patch_embed.proj.weight, mae.encoder.patch_embed.proj.weight)
+
+
 @pytest.mark.parametrize("update_freq", [1, 2])
 def test_a_non_finite_loss_stops_training_before_the_weights_change(update_freq):
     torch.manual_seed(0)

@@ -1,10 +1,12 @@
 """Behaviour of every registered model: shapes, finiteness, gradients, input checks, options."""
 
+import numpy as np
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from bench.common import part_window_masks
+from datasets.masking import PartWindowMasking
 from models import create_model, list_models, model_from_config
 
 
@@ -23,11 +25,14 @@ def small_kwargs(name):
 def test_every_model_runs_forward_and_backward(name):
     torch.manual_seed(0)
     model = create_model(name, **small_kwargs(name))
-    x = torch.randn(2, 3, 16, 160, 160)
+    embed = model.encoder.patch_embed if name.startswith("pretrain") else model.patch_embed
+    x = torch.randn(2, *embed.input_shape)
     if name.startswith("pretrain"):
-        mask = part_window_masks(2)
+        region = getattr(model.encoder, "region_size", (2, 5, 10))
+        masking = PartWindowMasking(embed.grid_size, 0.9, region[1:])
+        mask = torch.from_numpy(np.stack([masking(), masking()]))
         out = model(x, mask)
-        assert out.shape == (2, 720, 1536)
+        assert out.shape == (2, masking.num_masked, 3 * 2 * embed.patch_size**2)
         loss, _ = model.forward_loss(x, mask)
     else:
         if hasattr(model, "pooling"):

@@ -1,10 +1,13 @@
+import cv2
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from datasets.annotations import read_annotations
-from datasets.synthetic import EXPRESSIONS, _identity, expression_track, generate, render_clip
+from datasets.synthetic import EXPRESSIONS, _identity, _jobs, expression_track, generate, render_clip
 from datasets.video_io import count_frames, read_frames
 
 
@@ -35,7 +38,28 @@ def test_the_class_shows_in_the_dynamics_not_in_single_frames():
     classifier = LogisticRegression(max_iter=3000)
     from_change = cross_val_score(classifier, np.array(change), labels, cv=5).mean()
     from_last_frames = cross_val_score(classifier, np.array(last), labels, cv=5).mean()
-    assert from_change > 0.95 and from_last_frames < 0.85
+    assert from_change > 0.95 and from_last_frames < 0.75
+
+
+def test_a_linear_classifier_on_any_single_frame_does_not_recover_the_class():
+    """Pixels (32 x 32 grey) of the first, middle or last frame of 700 clips vs the change between the last and
+    the first: the class shows in the change; single frames stay far below it (seen: 0.15 / 0.28 / 0.34
+    against 0.49 balanced accuracy, chance 0.14)."""
+    clips = [render_clip([11, index], index % 7, num_frames=32, size=64) for index in range(700)]
+    labels = np.arange(700) % 7
+
+    def pixels(t):
+        return np.stack([cv2.resize(cv2.cvtColor(c[t], cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
+                         for c in clips]).reshape(700, -1) / 255.0  # fmt: skip
+
+    def score(features):
+        classifier = make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=1000))
+        return cross_val_score(classifier, features, labels, cv=5, scoring="balanced_accuracy").mean()
+
+    frames = {t: pixels(t) for t in (0, 16, 31)}
+    single = {t: score(x) for t, x in frames.items()}
+    change = score(frames[31] - frames[0])
+    assert max(single.values()) < 0.4 and change > max(single.values()) + 0.1, (single, change)
 
 
 def test_confusable_pairs_share_most_controls():
@@ -62,7 +86,12 @@ def test_layout_and_splits(dataset):
         tests += parts["test"]
     assert sorted(tests) == clips  # every clip is tested exactly once over the five folds
     pool = read_annotations(dataset / "pretrain.csv")
-    assert len(pool) == 3 and {s.label for s in pool} == {0}
+    assert len(pool) == 3 and {s.label for s in pool} == {0}  # unlabelled
+
+
+def test_the_unlabelled_pool_shows_every_class():
+    shown = [job[4] for job in _jobs("out", "pretrain", 200, 0, 32, 64, 25)]
+    assert set(shown) == set(range(7)) and max(np.bincount(shown)) < 2 * 200 / 7
 
 
 def test_frames_and_mp4_hold_the_same_clip(dataset):
@@ -71,7 +100,7 @@ def test_frames_and_mp4_hold_the_same_clip(dataset):
     assert 12 <= length <= 20 and count_frames(video) == length
     indices = [0, length // 2, length - 1]
     difference = np.abs(read_frames(folder, indices).astype(int) - read_frames(video, indices))
-    assert difference.mean() < 4
+    assert difference.mean() < 5  # codec noise (H.264 vs jpg), not a different clip
 
 
 def test_generation_is_deterministic(dataset, tmp_path):

@@ -1,22 +1,28 @@
 """Label efficiency on the generated set: test UAR against labelled clips per class, fine-tuned from scratch,
-from appearance-only pretraining and from appearance + motion pretraining (MAE-DFER), 3 seeds each, plus a
+from appearance-only pretraining and from appearance + motion pretraining (MAE-DFER), over seeds, plus a
 supervised model given plenty of labels (the task's ceiling).
 
-    python -m bench.label_efficiency                       # hours on 2 CPU cores; resumes where it stopped
-    python -m bench.label_efficiency --per_class 5 30 --seeds 0 --epochs 10     # a shorter look
+    python -m bench.label_efficiency                                   # hours on 2 CPU cores; resumable
+    python -m bench.label_efficiency --lr_sweep 4e-3 1.6e-2 6.4e-2     # choose each start's lr on val first
 
 Every run goes through the real entry points with the quick start's recipe (scripts/quickstart.sh):
 1. `datasets.synthetic` writes the set at 64 px: `--num_clips` labelled clips (fold 1: 3/5 train, 1/5 val,
-   1/5 test) and the unlabelled pool; a second, larger labelled set for the ceiling.
-2. `run_pretraining.py` pretrains twice on the pool with the same budget, once with the motion target
-   (`--use_frame_diff_as_target true`, MAE-DFER) and once without (appearance only, as VideoMAE).
+   1/5 test) and the unlabelled pool (the same pool as the quick start's: same seed).
+2. `run_pretraining.py` pretrains twice on the pool with the same command and budget, once with the motion
+   target (`--use_frame_diff_as_target true`, MAE-DFER) and once without (appearance only, as VideoMAE).
+   `--appearance_motion_checkpoint` reuses the quick start's full pretraining (REPRETRAIN=1) instead.
 3. For each seed and labelled-set size k, train.csv holds k clips per class of fold 1's train split (the seed
    picks them), repeated so that every run makes the same number of steps per epoch; val and test are fold
-   1's. `run_finetuning.py` fine-tunes from each initialisation with the same recipe and budget, each
-   initialisation at its own learning rate (`--lr_scratch`, `--lr_pretrained`: chosen on the validation
-   split, see docs). Reported: the last checkpoint's test UAR / WAR on the whole test split.
-4. Tables (mean +- std over seeds) and the plot go to <out>/label_efficiency.{md,png}.
-Finished runs (test_last/metrics.json present) are not run again.
+   1's. `run_finetuning.py` fine-tunes from each start with the same recipe and budget, each start at its own
+   learning rate (`--lr_scratch`, `--lr_pretrained`). Reported: the last checkpoint's test UAR on the whole
+   test split.
+4. The ceiling: the same recipe on a separate set with `--ceiling_per_class` labelled clips per class, from
+   scratch and from MAE-DFER pretraining, for `--ceiling_epochs`.
+Tables (mean +- std over seeds) and the plot go to <out>/label_efficiency.{md,png}. Finished runs
+(test_last/metrics.json present) are not run again.
+
+`--lr_sweep LR ...` instead fine-tunes every start on fold 1 with k = 30 at each base lr and prints the
+validation UAR (mean of the last 5 epochs) per start and lr: the lr of each start is the best of its row.
 """
 
 import argparse
@@ -32,12 +38,20 @@ import numpy as np
 from datasets.annotations import read_annotations, write_annotations
 
 ROOT = Path(__file__).resolve().parents[1]
-INITS = ("scratch", "appearance", "appearance_motion")
-LABELS = {
-    "scratch": "from scratch",
-    "appearance": "appearance pretraining",
-    "appearance_motion": "MAE-DFER pretraining",
-}
+STARTS = ("scratch", "appearance", "appearance_motion")
+NAMES = {"scratch": "from scratch", "appearance": "appearance pretraining", "appearance_motion": "MAE-DFER pretraining"}
+
+# The quick start's recipe (scripts/quickstart.sh); keep the two in step.
+DEVICE = "--device cpu --num_workers 1 --pin_mem false --sampling_rate 2 --seed 0".split()
+PRETRAIN = (
+    "--model pretrain_lgi_former_tiny_patch16_64 --input_size 64 --batch_size 32 --lr 1.2e-2 --min_lr 1e-4 "
+    "--opt_betas 0.9 0.95 --mask_type part_window --mask_ratio 0.9 --part_win_size 2 2 4 --warmup_epochs 3"
+).split()
+FINETUNE = (
+    "--model lgi_former_tiny_patch16_64 --input_size 64 --short_side_size 64 --data_set synthetic --batch_size 16 "
+    "--warmup_epochs 2 --min_lr 1e-5 --layer_decay 0.75 --drop_path 0.1 --mixup 0 --cutmix 0 --aa none "
+    "--crop_scale 0.8 1.0 --test_num_segment 2 --test_num_crop 1 --save_ckpt_freq 1000"
+).split()
 
 
 def run(command, log):
@@ -47,55 +61,23 @@ def run(command, log):
     with open(log, "w") as f:
         done = subprocess.run([sys.executable, *command], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
     if done.returncode:
-        tail = log.read_text().splitlines()[-5:]
-        raise SystemExit(f"error: {' '.join(command[:1])} failed ({log}):\n" + "\n".join(tail))
+        tail = "\n".join(log.read_text().splitlines()[-5:])
+        raise SystemExit(f"error: {command[0]} failed, see {log}:\n{tail}")
     return time.time() - start
 
 
 def generate(out, num_clips, num_pretrain, seed):
     if not (out / "split01" / "test.csv").exists():
-        run(
-            [
-                "-m",
-                "datasets.synthetic",
-                "--out",
-                str(out),
-                "--size",
-                "64",
-                "--num_clips",
-                str(num_clips),
-                "--num_pretrain",
-                str(num_pretrain),
-                "--seed",
-                str(seed),
-            ],
-            out.parent / f"{out.name}_generate.log",
-        )
+        command = ["-m", "datasets.synthetic", "--out", str(out), "--size", "64", "--seed", str(seed)]
+        run(command + ["--num_clips", str(num_clips), "--num_pretrain", str(num_pretrain)], out / "generate.log")
 
 
-def pretrain(data, out, motion, args):
-    checkpoint = out / f"checkpoint-{args.pretrain_epochs - 1}.pth"
+def pretrain(data, out, motion, epochs):
+    checkpoint = out / f"checkpoint-{epochs - 1}.pth"
     if not checkpoint.exists():
-        seconds = run(
-            [
-                "run_pretraining.py",
-                "--model",
-                "pretrain_lgi_former_tiny_patch16_64",
-                "--input_size",
-                "64",
-                "--data_path",
-                str(data / "pretrain.csv"),
-                "--epochs",
-                str(args.pretrain_epochs),
-                "--use_frame_diff_as_target",
-                str(motion).lower(),
-                "--output_dir",
-                str(out),
-                *QUICKSTART_PRETRAIN,
-                *common_flags(args),
-            ],
-            out / "run.log",
-        )
+        command = ["run_pretraining.py", *PRETRAIN, *DEVICE, "--data_path", str(data / "pretrain.csv")]
+        command += ["--epochs", str(epochs), "--use_frame_diff_as_target", str(motion).lower()]
+        seconds = run(command + ["--output_dir", str(out)], out / "run.log")
         print(f"pretrained {out.name} in {seconds / 60:.1f} min", flush=True)
     return checkpoint
 
@@ -118,112 +100,26 @@ def subset(split, out, per_class, seed, repeat_to):
     return out
 
 
-def finetune(split, out, init, lr, args):
+def finetune(split, out, init, lr, epochs):
+    """Test metrics of the last checkpoint, plus the validation UAR of every epoch."""
     metrics = out / "test_last" / "metrics.json"
     if not metrics.exists():
-        command = [
-            "run_finetuning.py",
-            "--model",
-            "lgi_former_tiny_patch16_64",
-            "--input_size",
-            "64",
-            "--short_side_size",
-            "64",
-            "--data_set",
-            "synthetic",
-            "--data_path",
-            str(split),
-            "--epochs",
-            str(args.epochs),
-            "--lr",
-            str(lr),
-            "--output_dir",
-            str(out),
-            *QUICKSTART_FINETUNE,
-            *common_flags(args),
-        ]
-        if init is not None:
-            command += ["--finetune", str(init)]
+        command = ["run_finetuning.py", *FINETUNE, *DEVICE, "--data_path", str(split), "--output_dir", str(out)]
+        command += ["--epochs", str(epochs), "--lr", str(lr)] + (["--finetune", str(init)] if init else [])
         run(command, out / "run.log")
-    return json.loads(metrics.read_text())
-
-
-def common_flags(args):
-    return [
-        "--device",
-        "cpu",
-        "--num_workers",
-        "1",
-        "--pin_mem",
-        "false",
-        "--sampling_rate",
-        "2",
-        "--batch_size",
-        str(args.batch_size),
-        "--seed",
-        "0",
-    ]
-
-
-# The quick start's recipes (scripts/quickstart.sh): keep the two in step.
-QUICKSTART_PRETRAIN = [
-    "--warmup_epochs",
-    "3",
-    "--lr",
-    "1.2e-2",
-    "--min_lr",
-    "1e-4",
-    "--opt_betas",
-    "0.9",
-    "0.95",
-    "--mask_type",
-    "part_window",
-    "--mask_ratio",
-    "0.9",
-    "--part_win_size",
-    "2",
-    "2",
-    "4",
-]
-QUICKSTART_FINETUNE = [
-    "--warmup_epochs",
-    "2",
-    "--min_lr",
-    "1e-5",
-    "--layer_decay",
-    "0.75",
-    "--drop_path",
-    "0.1",
-    "--mixup",
-    "0",
-    "--cutmix",
-    "0",
-    "--aa",
-    "none",
-    "--crop_scale",
-    "0.8",
-    "1.0",
-    "--test_num_segment",
-    "2",
-    "--test_num_crop",
-    "1",
-    "--save_ckpt_freq",
-    "1000",
-]
+    log = [json.loads(line) for line in (out / "log.txt").read_text().splitlines()]
+    return {**json.loads(metrics.read_text()), "val_uar": [r["val_uar"] for r in log]}
 
 
 def table(results, sizes, ceiling):
-    lines = ["| labelled clips per class | " + " | ".join(LABELS[i] for i in INITS) + " |", "|---|---|---|---|"]
+    lines = ["| labelled clips per class | " + " | ".join(NAMES[s] for s in STARTS) + " |", "|---|---|---|---|"]
     for k in sizes:
-        cells = []
-        for init in INITS:
-            uars = [r["uar"] for r in results[init][k]]
-            cells.append(f"{np.mean(uars):.1f} +- {np.std(uars):.1f} (n={len(uars)})")
+        cells = [f"{np.mean(u):.1f} +- {np.std(u):.1f}" for u in ([r["uar"] for r in results[s][k]] for s in STARTS)]
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
-    if ceiling is not None:
+    for start, metrics in ceiling.items():
         lines.append(
-            f"\nSupervised ceiling ({ceiling['per_class']} labelled clips per class, from scratch): "
-            f"UAR {ceiling['uar']:.1f}, WAR {ceiling['war']:.1f} on {ceiling['num_samples']} test videos"
+            f"\nCeiling, {NAMES[start]} with {metrics['per_class']} labelled clips per class: test UAR "
+            f"{metrics['uar']:.1f}, WAR {metrics['war']:.1f} on {metrics['num_samples']} videos."
         )
     return "\n".join(lines)
 
@@ -235,17 +131,27 @@ def plot(path, results, sizes):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for init in INITS:
-        uars = np.array([[r["uar"] for r in results[init][k]] for k in sizes])
-        ax.errorbar(sizes, uars.mean(1), yerr=uars.std(1), marker="o", capsize=3, label=LABELS[init])
+    for start in STARTS:
+        uars = np.array([[r["uar"] for r in results[start][k]] for k in sizes])
+        ax.errorbar(sizes, uars.mean(1), yerr=uars.std(1), marker="o", capsize=3, label=NAMES[start])
     ax.axhline(100 / 7, color="grey", linestyle=":", label="chance")
     ax.set_xscale("log")
     ax.set_xticks(sizes, [str(k) for k in sizes])
     ax.set_xlabel("labelled training clips per class")
-    ax.set_ylabel("test UAR (%)")
+    ax.set_ylabel("test UAR (%), mean +- std over seeds")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def lr_sweep(args, fold, inits, repeat_to):
+    split = subset(fold, args.out / "splits" / "seed0_k30", 30, 0, repeat_to)
+    for start in STARTS:
+        cells = []
+        for lr in args.lr_sweep:
+            metrics = finetune(split, args.out / "lr_sweep" / f"{start}_lr{lr:g}", inits[start], lr, args.epochs)
+            cells.append(f"lr {lr:g}: val UAR {np.mean(metrics['val_uar'][-5:]):.1f}")
+        print(f"{NAMES[start]}: " + ", ".join(cells), flush=True)
 
 
 def main(argv=None):
@@ -256,41 +162,49 @@ def main(argv=None):
     p.add_argument("--num_clips", type=int, default=700, help="labelled clips (fold 1 trains on 3/5)")
     p.add_argument("--num_pretrain", type=int, default=3000)
     p.add_argument("--pretrain_epochs", type=int, default=40)
-    p.add_argument("--epochs", type=int, default=30, help="fine-tuning epochs of every run")
-    p.add_argument("--batch_size", type=int, default=16)
-    p.add_argument("--lr_scratch", type=float, default=1e-2, help="base lr from scratch (chosen on val)")
-    p.add_argument("--lr_pretrained", type=float, default=1e-2, help="base lr from pretraining (chosen on val)")
-    p.add_argument("--ceiling_clips", type=int, default=3500, help="labelled clips of the ceiling's set (0: skip)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--appearance_motion_checkpoint", default=None, help="reuse this MAE-DFER pretraining")
+    p.add_argument("--epochs", type=int, default=40, help="fine-tuning epochs of every run")
+    p.add_argument("--lr_scratch", type=float, default=1.6e-2, help="base lr from scratch (chosen on val)")
+    p.add_argument("--lr_pretrained", type=float, default=1.6e-2, help="base lr from pretraining (chosen on val)")
+    p.add_argument("--lr_sweep", type=float, nargs="+", default=None, help="only compare these base lrs on val")
+    p.add_argument("--ceiling_per_class", type=int, default=300, help="labelled clips per class (0: skip)")
+    p.add_argument("--ceiling_epochs", type=int, default=20)
     args = p.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    start = time.time()
+    start_time = time.time()
     data = args.out / "data"
     generate(data, args.num_clips, args.num_pretrain, seed=0)
     inits = {
         "scratch": None,
-        "appearance": pretrain(data, args.out / "pretrain_appearance", False, args),
-        "appearance_motion": pretrain(data, args.out / "pretrain_appearance_motion", True, args),
+        "appearance": pretrain(data, args.out / "pretrain_appearance", False, args.pretrain_epochs),
+        "appearance_motion": args.appearance_motion_checkpoint
+        or pretrain(data, args.out / "pretrain_appearance_motion", True, args.pretrain_epochs),
     }
     fold = data / "split01"
     repeat_to = len(read_annotations(fold / "train.csv"))
-    results = {init: {k: [] for k in args.per_class} for init in INITS}
+    if args.lr_sweep:
+        lr_sweep(args, fold, inits, repeat_to)
+        return
+    results = {start: {k: [] for k in args.per_class} for start in STARTS}
     for seed in args.seeds:
         for k in args.per_class:
             split = subset(fold, args.out / "splits" / f"seed{seed}_k{k}", k, seed, repeat_to)
-            for init in INITS:
-                lr = args.lr_scratch if init == "scratch" else args.lr_pretrained
-                metrics = finetune(split, args.out / "runs" / f"seed{seed}_k{k}_{init}", inits[init], lr, args)
-                results[init][k].append(metrics)
-                print(f"seed {seed}, {k} per class, {init}: UAR {metrics['uar']:.1f}", flush=True)
-    ceiling = None
-    if args.ceiling_clips:
+            for start in STARTS:
+                lr = args.lr_scratch if start == "scratch" else args.lr_pretrained
+                metrics = finetune(split, args.out / "runs" / f"seed{seed}_k{k}_{start}", inits[start], lr, args.epochs)
+                results[start][k].append(metrics)
+                print(f"seed {seed}, {k} per class, {NAMES[start]}: test UAR {metrics['uar']:.1f}", flush=True)
+    ceiling = {}
+    if args.ceiling_per_class:
         big = args.out / "data_ceiling"
-        generate(big, args.ceiling_clips, 0, seed=1)
-        ceiling = finetune(big / "split01", args.out / "runs" / "ceiling", None, args.lr_scratch, args)
-        ceiling["per_class"] = len(read_annotations(big / "split01" / "train.csv")) // 7
+        generate(big, args.ceiling_per_class * 7 * 5 // 3, 0, seed=1)
+        for start in ("scratch", "appearance_motion"):
+            lr = args.lr_scratch if start == "scratch" else args.lr_pretrained
+            out = args.out / "runs" / f"ceiling_{start}"
+            ceiling[start] = finetune(big / "split01", out, inits[start], lr, args.ceiling_epochs)
+            ceiling[start]["per_class"] = len(read_annotations(big / "split01" / "train.csv")) // 7
+    hours = (time.time() - start_time) / 3600
     report = table(results, args.per_class, ceiling)
-    report += f"\n\n{len(args.seeds)} seeds; wall time {(time.time() - start) / 3600:.1f} h on {os.cpu_count()} cores."
+    report += f"\n\nSeeds {args.seeds}; this invocation took {hours:.1f} h on {os.cpu_count()} cores."
     (args.out / "label_efficiency.md").write_text(report + "\n")
     plot(args.out / "label_efficiency.png", results, args.per_class)
     print(report)

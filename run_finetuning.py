@@ -49,12 +49,7 @@ def get_args(argv=None):
     g.add_argument("--compile", action="store_true", help="torch.compile the model (GPUs; see README, speed)")
     g.add_argument("--attn_type", default=None, choices=["local_global", "joint"], help="upstream model names only")
     g.add_argument("--lg_region_size", type=int, nargs=3, default=None, help="region size (t, h, w) in tokens")
-    g.add_argument(
-        "--lg_classify_token_type",
-        default="region",
-        choices=["region", "org", "all", "temporal"],
-        help="pooling before the head; 'temporal' (not upstream) keeps one vector per time slice",
-    )
+    g.add_argument("--lg_classify_token_type", default="region", choices=["region", "org", "all"])
     g.add_argument("--model_ema", action="store_true")
     g.add_argument("--model_ema_decay", type=float, default=0.9999)
     g = p.add_argument_group("optimiser")

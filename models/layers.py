@@ -202,18 +202,17 @@ class ClassifierHead:
     Kept as a mixin so `fc_norm` and `head` sit at the top level of the state dict, as upstream.
     """
 
-    def _build_head(self, num_classes, norm_eps, init_scale, num_slices=1):
-        """num_slices > 1: the head takes num_slices pooled vectors, each normalised, concatenated."""
+    def _build_head(self, num_classes, norm_eps, init_scale):
         self.fc_norm = nn.LayerNorm(self.embed_dim, eps=norm_eps)
-        self.head = nn.Linear(self.embed_dim * num_slices, num_classes) if num_classes > 0 else nn.Identity()
+        self.head = nn.Linear(self.embed_dim, num_classes) if num_classes > 0 else nn.Identity()
         self.apply(init_finetune_weights)
         if num_classes > 0:
             with torch.no_grad():
                 self.head.weight.mul_(init_scale)
                 self.head.bias.mul_(init_scale)
 
-    def forward_head(self, features, pre_logits=False):  # B, C or B, slices, C -> B, num_classes
-        features = self.fc_norm(features).flatten(1)
+    def forward_head(self, features, pre_logits=False):  # B, C -> B, num_classes
+        features = self.fc_norm(features)
         return features if pre_logits else self.head(features)
 
 

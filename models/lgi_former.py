@@ -180,11 +180,10 @@ class LGIFormerClassifier(ClassifierHead, LGIFormer):
     """LGI-Former for classification (upstream `VisionTransformer` with attn_type 'local_global').
 
     pooling: 'region' averages the M region tokens (the scripts' setting), 'org' the N local tokens,
-    'all' both; 'temporal' (not upstream) averages the local tokens of each of the T' time slices and
-    classifies their concatenation, so the head sees the order of events (fc_norm per slice, head T'*C -> K).
+    'all' both.
     """
 
-    POOLINGS = ("region", "org", "all", "temporal")
+    POOLINGS = ("region", "org", "all")
 
     def __init__(self, num_classes=7, pooling="region", init_scale=0.001, norm_eps=1e-6, **kwargs):
         super().__init__(norm_eps=norm_eps, **kwargs)
@@ -193,16 +192,10 @@ class LGIFormerClassifier(ClassifierHead, LGIFormer):
         self.pooling = pooling
         self.num_classes = num_classes
         trunc_normal_(self.lg_region_tokens, std=0.02)
-        slices = self.patch_embed.grid_size[0] if pooling == "temporal" else 1
-        self._build_head(num_classes, norm_eps, init_scale, slices)
-        self.register_buffer("raster_order", self.region_order.argsort(), persistent=False)
+        self._build_head(num_classes, norm_eps, init_scale)
 
     def forward(self, x):  # B, 3, T, H, W -> B, num_classes
         x, _ = self.forward_features(x)  # B, M, S, C
-        if self.pooling == "temporal":
-            local = x[:, :, 1:].flatten(1, 2)[:, self.raster_order]  # B, N, C in raster (t, h, w) order
-            B, _, C = local.shape
-            return self.forward_head(local.view(B, self.patch_embed.grid_size[0], -1, C).mean(2))  # B, T', C
         if self.pooling == "region":
             tokens = x[:, :, 0]  # B, M, C
         elif self.pooling == "org":

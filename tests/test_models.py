@@ -160,17 +160,3 @@ def test_upstream_joint_attention_builds_a_vit():
     model = create_model("vit_base_dim512_no_depth_patch16_160", attn_type="joint", depth=1)
     assert type(model).__name__ == "VisionTransformerClassifier"
     assert model.embed_dim == 512
-
-
-def test_temporal_pooling_classifies_the_per_slice_means_of_the_local_tokens():
-    torch.manual_seed(0)
-    model = create_model("lgi_former_tiny_patch16_64", pooling="temporal", depth=1, init_scale=1.0).eval()
-    x = torch.randn(2, 3, 16, 64, 64)
-    features, order = model.forward_features(x)  # B, M, S, C; order: raster index of each local token
-    local = features[:, :, 1:].flatten(1, 2)  # B, N, C in encoder order
-    raster = torch.empty_like(local)
-    raster[:, order[0]] = local
-    slices = raster.view(2, 8, 16, -1).mean(2)  # B, T', C
-    expected = model.head(model.fc_norm(slices).flatten(1))
-    torch.testing.assert_close(model(x), expected)
-    assert model.head.in_features == 8 * 128

@@ -21,7 +21,7 @@ Every run goes through the real entry points with the quick start's recipe (scri
 Tables (mean +- std over seeds) and the plot go to <out>/label_efficiency.{md,png}. Finished runs
 (test_last/metrics.json present) are not run again.
 
-`--lr_sweep LR ...` instead fine-tunes every start on fold 1 with k = 30 at each base lr and prints the
+`--lr_sweep LR ...` instead fine-tunes every start on fold 1 with k = 60 at each base lr and prints the
 validation UAR (mean of the last 5 epochs) per start and lr: the lr of each start is the best of its row.
 """
 
@@ -145,7 +145,7 @@ def plot(path, results, sizes):
 
 
 def lr_sweep(args, fold, inits, repeat_to):
-    split = subset(fold, args.out / "splits" / "seed0_k30", 30, 0, repeat_to)
+    split = subset(fold, args.out / "splits" / "seed0_k60", 60, 0, repeat_to)
     for start in STARTS:
         cells = []
         for lr in args.lr_sweep:
@@ -163,7 +163,7 @@ def main(argv=None):
     p.add_argument("--num_pretrain", type=int, default=3000)
     p.add_argument("--pretrain_epochs", type=int, default=40)
     p.add_argument("--appearance_motion_checkpoint", default=None, help="reuse this MAE-DFER pretraining")
-    p.add_argument("--epochs", type=int, default=40, help="fine-tuning epochs of every run")
+    p.add_argument("--epochs", type=int, default=30, help="fine-tuning epochs of every run")
     p.add_argument("--lr_scratch", type=float, default=1.6e-2, help="base lr from scratch (chosen on val)")
     p.add_argument("--lr_pretrained", type=float, default=1.6e-2, help="base lr from pretraining (chosen on val)")
     p.add_argument("--lr_sweep", type=float, nargs="+", default=None, help="only compare these base lrs on val")

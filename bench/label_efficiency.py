@@ -42,7 +42,7 @@ STARTS = ("scratch", "appearance", "appearance_motion")
 NAMES = {"scratch": "from scratch", "appearance": "appearance pretraining", "appearance_motion": "MAE-DFER pretraining"}
 
 # The quick start's recipe (scripts/quickstart.sh); keep the two in step.
-DEVICE = "--device cpu --num_workers 1 --pin_mem false --sampling_rate 2 --seed 0".split()
+COMMON = "--device cpu --num_workers 1 --pin_mem false --sampling_rate 2 --seed 0".split()
 PRETRAIN = (
     "--model pretrain_lgi_former_tiny_patch16_64 --input_size 64 --batch_size 32 --lr 1.2e-2 --min_lr 1e-4 "
     "--opt_betas 0.9 0.95 --mask_type part_window --mask_ratio 0.9 --part_win_size 2 2 4 --warmup_epochs 3"
@@ -75,7 +75,7 @@ def generate(out, num_clips, num_pretrain, seed):
 def pretrain(data, out, motion, epochs):
     checkpoint = out / f"checkpoint-{epochs - 1}.pth"
     if not checkpoint.exists():
-        command = ["run_pretraining.py", *PRETRAIN, *DEVICE, "--data_path", str(data / "pretrain.csv")]
+        command = ["run_pretraining.py", *PRETRAIN, *COMMON, "--data_path", str(data / "pretrain.csv")]
         command += ["--epochs", str(epochs), "--use_frame_diff_as_target", str(motion).lower()]
         seconds = run(command + ["--output_dir", str(out)], out / "run.log")
         print(f"pretrained {out.name} in {seconds / 60:.1f} min", flush=True)
@@ -104,7 +104,7 @@ def finetune(split, out, init, lr, epochs):
     """Test metrics of the last checkpoint, plus the validation UAR of every epoch."""
     metrics = out / "test_last" / "metrics.json"
     if not metrics.exists():
-        command = ["run_finetuning.py", *FINETUNE, *DEVICE, "--data_path", str(split), "--output_dir", str(out)]
+        command = ["run_finetuning.py", *FINETUNE, *COMMON, "--data_path", str(split), "--output_dir", str(out)]
         command += ["--epochs", str(epochs), "--lr", str(lr)] + (["--finetune", str(init)] if init else [])
         run(command, out / "run.log")
     log = [json.loads(line) for line in (out / "log.txt").read_text().splitlines()]

@@ -26,11 +26,10 @@ if [ ! -f "$DATA/split01/test.csv" ]; then
   $PY -m datasets.synthetic --out "$DATA" --size 64 --num_clips "$NUM_CLIPS" --num_pretrain "$NUM_PRETRAIN" --seed 0
 fi
 
-common=(--device cpu --num_workers "$WORKERS" --pin_mem false --sampling_rate 2 --batch_size 16 --seed 0)
+common=(--device cpu --num_workers "$WORKERS" --pin_mem false --sampling_rate 2 --seed 0)
 pretrain=(--model pretrain_lgi_former_tiny_patch16_64 --input_size 64 --data_path "$DATA/pretrain.csv"
   --batch_size 32 --lr 1.2e-2 --min_lr 1e-4 --opt_betas 0.9 0.95
-  --mask_type part_window --mask_ratio 0.9 --part_win_size 2 2 4 --device cpu --num_workers "$WORKERS"
-  --pin_mem false --sampling_rate 2 --seed 0)
+  --mask_type part_window --mask_ratio 0.9 --part_win_size 2 2 4 "${common[@]}")
 if [ "$REPRETRAIN" = 1 ]; then
   $PY run_pretraining.py "${pretrain[@]}" --epochs 40 --warmup_epochs 3 --save_ckpt_freq 5 --output_dir "$OUT/pretrain_full"
   pretrained="$OUT/pretrain_full/checkpoint-39.pth"
@@ -40,12 +39,12 @@ else
 fi
 
 finetune=(--model lgi_former_tiny_patch16_64 --input_size 64 --short_side_size 64 --data_set synthetic
-  --data_path "$DATA/split01" --epochs "$FINETUNE_EPOCHS" --warmup_epochs 2 --min_lr 1e-5 --layer_decay 0.75
-  --drop_path 0.1 --mixup 0 --cutmix 0 --aa none --crop_scale 0.8 1.0 --test_num_segment 2 --test_num_crop 1)
+  --data_path "$DATA/split01" --batch_size 16 --epochs "$FINETUNE_EPOCHS" --warmup_epochs 2 --min_lr 1e-5
+  --layer_decay 0.75 --drop_path 0.1 --mixup 0 --cutmix 0 --aa none --crop_scale 0.8 1.0
+  --test_num_segment 2 --test_num_crop 1 "${common[@]}")
 # Base lr 4e-3 for both: each start's validation sweep over 4e-3, 1.6e-2, 6.4e-2 chose it (docs/quickstart.md).
-$PY run_finetuning.py "${finetune[@]}" --lr 4e-3 --finetune "$pretrained" --output_dir "$OUT/finetune_pretrained" \
-  "${common[@]}"
-$PY run_finetuning.py "${finetune[@]}" --lr 4e-3 --output_dir "$OUT/finetune_scratch" "${common[@]}"
+$PY run_finetuning.py "${finetune[@]}" --lr 4e-3 --finetune "$pretrained" --output_dir "$OUT/finetune_pretrained"
+$PY run_finetuning.py "${finetune[@]}" --lr 4e-3 --output_dir "$OUT/finetune_scratch"
 
 echo
 echo "Fold 1 of the generated set, test split ($(wc -l < "$DATA/split01/test.csv") videos), tiny LGI-Former:"

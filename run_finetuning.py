@@ -6,6 +6,8 @@
 Flags keep the upstream MAE-DFER names and defaults. `--eval` tests a checkpoint (ours or a released
 upstream one) without training. After training, the multi-view test runs on the last and the best
 checkpoint; each writes pred.csv, metrics.json and confusion_matrix.png under test_last/ or test_best/.
+A video that cannot be read is left out of validation and test and reported (`--strict_eval`: an error).
+Killed at any point, the run resumes from its newest checkpoint and ends as if it had not been interrupted.
 """
 
 import argparse
@@ -21,10 +23,10 @@ from datasets.video_dataset import DataLoadError, FinetuneDataset
 from engine import distributed as dist
 from engine.checkpoint import restore, resume_training, save_checkpoint, save_epoch_checkpoint
 from engine.data import build_loader, start_epoch
-from engine.evaluate import evaluate
+from engine.evaluate import coverage, evaluate
 from engine.finetune import finetune_loss, run_test
 from engine.optim import build_optimizer, param_groups
-from engine.setup import build_ema, compile_in_place, plan_steps, scaled_lrs, start_run, str2bool
+from engine.setup import build_ema, compile_in_place, default_workers, plan_steps, scaled_lrs, start_run, str2bool
 from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
 from models import CheckpointError, create_model, load_weights, model_family, read_checkpoint
 
@@ -87,7 +89,7 @@ def get_args(argv=None):
     g.add_argument("--nb_classes", type=int, default=None, help="default: the dataset's class count")
     g.add_argument("--num_frames", type=int, default=16)
     g.add_argument("--sampling_rate", type=int, default=None, help="default: the dataset's (4, FERV39k 1)")
-    g.add_argument("--num_workers", type=int, default=4)
+    g.add_argument("--num_workers", type=int, default=default_workers(), help="default: 4, at most the cores")
     g.add_argument("--pin_mem", type=str2bool, default=True)
     g.add_argument("--max_fail_fraction", type=float, default=0.05, help="stop when more clips fail to load")
     g = p.add_argument_group("run")
@@ -102,6 +104,7 @@ def get_args(argv=None):
     g.add_argument("--eval", action="store_true", help="only test --resume (or the newest checkpoint)")
     g.add_argument("--val_metric", default="acc1", choices=["acc1", "uar"], help="picks checkpoint-best.pth")
     g.add_argument("--disable_eval_during_finetuning", action="store_true")
+    g.add_argument("--strict_eval", action="store_true", help="an unreadable val/test video is an error, not left out")
     return p.parse_args(argv)
 
 
@@ -140,6 +143,11 @@ def build_datasets(args, spec, num_classes):
         max_fail_fraction=args.max_fail_fraction,
     )
     folder = Path(args.data_path)
+    needed = ("test.csv",) if args.eval else ("train.csv", "test.csv")
+    missing = [name for name in needed if not (folder / name).is_file()]
+    if missing:
+        found = f"holds no {' or '.join(missing)}" if folder.is_dir() else "is not a folder"
+        raise ValueError(f"--data_path {folder} {found}: it should hold train.csv, test.csv and optionally val.csv")
     aa = None if args.aa.lower() == "none" else args.aa
     train = None
     if not args.eval:
@@ -176,9 +184,11 @@ def main(args):
     model_ema = build_ema(model, args.model_ema_decay) if args.model_ema else None
 
     start, resumed = resume_training(args.resume, output_dir, args.auto_resume, model, optimizer, scaler, model_ema)
+    strict = args.strict_eval
 
     def test(tag):
-        return run_test(model, test_loader, device, num_classes, spec.class_names, output_dir, tag, amp_dtype, logger)
+        classes = spec.class_names
+        return run_test(model, test_loader, device, num_classes, classes, output_dir, tag, amp_dtype, logger, strict)
 
     if args.eval:
         if resumed is None:
@@ -206,27 +216,35 @@ def main(args):
     settings = StepSettings(device, amp_dtype, args.update_freq, args.clip_grad)
     compute_loss = finetune_loss(mixup, args.smoothing)
     print(f"training {args.model} on {len(train_set)} clips: {steps} steps/epoch, lr {rates.lr:.3g}, amp {amp_dtype}")
-    best = float("-inf")
+    # An epoch ends with checkpoint-best.pth (if better), its log.txt line, then checkpoint-N.pth, which holds the
+    # best score so far: killed anywhere, the run resumes after its newest checkpoint-N, drops the log lines of
+    # later epochs and repeats them exactly, rewriting the same files.
+    logger.start_at(start)
+    best = (resumed or {}).get("best", {"epoch": None, "score": float("-inf")})
     for epoch in range(start, args.epochs):
         start_epoch(train_loader, epoch, args.seed)
         stats = train_one_epoch(
             ddp, train_loader, optimizer, scaler, schedules, epoch, compute_loss, settings, logger, model_ema
         )
         record = {"epoch": epoch, **{f"train_{k}": v for k, v in stats.items()}}
-        if output_dir:
-            save_epoch_checkpoint(output_dir, epoch, args.save_ckpt_freq, model, optimizer, scaler, args, model_ema)
         message = f"epoch {epoch}: loss {stats['loss']:.4f}"
         if val_loader is not None and not args.disable_eval_during_finetuning:
-            metrics, _ = evaluate(model, val_loader, device, num_classes, amp_dtype, logger, desc="val")
+            metrics, _ = evaluate(model, val_loader, device, num_classes, amp_dtype, logger, "val", strict)
             record.update({f"val_{k}": metrics[k] for k in ("uar", "war", "macro_f1", "loss")})
             logger.scalars(epoch, "perf", {k[4:]: v for k, v in record.items() if k.startswith("val_")})
             message += f", val UAR {metrics['uar']:.2f} WAR {metrics['war']:.2f}"
+            message += f" on {coverage(metrics)}" if metrics["unreadable"] else ""
             score = metrics["uar"] if args.val_metric == "uar" else metrics["war"]
-            if score > best and output_dir:
-                best = score
-                save_checkpoint(output_dir / "checkpoint-best.pth", model, "best", optimizer, scaler, args, model_ema)
+            if score > best["score"] and output_dir:
+                best = {"epoch": epoch, "score": score}
+                best_file = output_dir / "checkpoint-best.pth"
+                save_checkpoint(best_file, model, "best", optimizer, scaler, args, model_ema, {"best": best})
         print(message)
         logger.epoch(record)
+        if output_dir:
+            save_epoch_checkpoint(
+                output_dir, epoch, args.save_ckpt_freq, model, optimizer, scaler, args, model_ema, {"best": best}
+            )
 
     results = {"last": test("last")}
     best_path = output_dir / "checkpoint-best.pth" if output_dir else None

@@ -19,7 +19,8 @@ from engine import distributed as dist
 from engine.checkpoint import resume_training, save_epoch_checkpoint
 from engine.data import build_loader, start_epoch
 from engine.optim import build_optimizer, param_groups
-from engine.setup import compile_in_place, plan_steps, scaled_lrs, start_run, str2bool
+from engine.probe import PretrainingProbe
+from engine.setup import compile_in_place, default_workers, plan_steps, scaled_lrs, start_run, str2bool
 from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
 from models import CheckpointError, create_model
 
@@ -78,7 +79,7 @@ def get_args(argv=None):
     g.add_argument(
         "--voxceleb2_crop", action="store_true", help="VoxCeleb2's fixed face crop (rows 0:160, cols 32:192)"
     )
-    g.add_argument("--num_workers", type=int, default=4)
+    g.add_argument("--num_workers", type=int, default=default_workers(), help="default: 4, at most the cores")
     g.add_argument("--pin_mem", type=str2bool, default=True)
     g.add_argument("--max_fail_fraction", type=float, default=0.05, help="stop when more clips fail to load")
     g = p.add_argument_group("run")
@@ -89,6 +90,8 @@ def get_args(argv=None):
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--resume", default="")
     g.add_argument("--auto_resume", action=argparse.BooleanOptionalAction, default=True)
+    g.add_argument("--probe_every", type=int, default=0, help="linear-probe the encoder every N epochs (0: never)")
+    g.add_argument("--probe_data", default=None, help="split folder (train/val/test.csv) the probe uses")
     return p.parse_args(argv)
 
 
@@ -153,14 +156,20 @@ def main(args):
     loader = build_loader(dataset, args.batch_size, True, args.num_workers, args.seed, args.pin_mem)
     steps, schedules = plan_steps(args, loader, rates)
     settings = StepSettings(device, amp_dtype, args.update_freq, args.clip_grad)
+    probe = args.probe_every and PretrainingProbe(
+        args.probe_data, args.probe_every, model.encoder.patch_embed.input_shape, args.sampling_rate, device,
+        amp_dtype, logger, batch_size=args.batch_size, num_workers=args.num_workers, pin_memory=args.pin_mem,
+    )  # fmt: skip
 
     print(f"pretraining {args.model} on {len(dataset)} clips: {steps} steps/epoch, lr {rates.lr:.3g}, amp {amp_dtype}")
+    logger.start_at(start)  # the log line of an epoch precedes its checkpoint: a resumed run rewrites it once
     for epoch in range(start, args.epochs):
         start_epoch(loader, epoch, args.seed)
         stats = train_one_epoch(ddp, loader, optimizer, scaler, schedules, epoch, pretrain_loss, settings, logger)
+        probed = probe(epoch, model) if probe else {}  # probe UARs (tensorboard too) every --probe_every epochs
+        logger.epoch({"epoch": epoch, **{f"train_{k}": v for k, v in stats.items()}, **probed})
         if output_dir:
             save_epoch_checkpoint(output_dir, epoch, args.save_ckpt_freq, model, optimizer, scaler, args)
-        logger.epoch({"epoch": epoch, **{f"train_{k}": v for k, v in stats.items()}})
         print(
             f"epoch {epoch}: loss {stats['loss']:.4f} (appearance {stats['appearance']:.4f}, "
             f"motion {stats['motion']:.4f}), {stats['epoch_time_s']:.0f} s"

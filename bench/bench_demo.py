@@ -1,4 +1,4 @@
-"""Demo speed: seconds of video processed per second of wall time, split into decode / detect+track / model / outputs.
+"""Demo speed: seconds of video processed per second of wall time, split into first pass / model / outputs.
 
     .venv/bin/python -m bench.bench_demo [--models lgi_former_tiny_patch16_160 lgi_former_base_patch16_160]
         [--frames 250] [--detector auto] [--detect_every 1 5] [--detect_side 320] [--batch_size 8 4]
@@ -6,10 +6,11 @@
 
 Renders a talking face (datasets/synthetic.py) at 240x240, pads it to a 320x240 25 fps H.264 video, saves a
 randomly initialised checkpoint per model the way training does, and runs `demo.main` on it exactly as
-`python demo.py video.mp4 --checkpoint ckpt` would. The stages are timed by wrapping the functions demo.py
-calls: decode (load_video, video_fps), detect+track (build_detector, detect_and_track), model (run_windows:
-crops, batching, forward passes), outputs (timeline.png, annotated.mp4, predictions); "other" is the rest,
-mostly loading the checkpoint. `--detect_every k` is demo.py's flag: the detector sees every k-th frame and
+`python demo.py video.mp4 --checkpoint ckpt` would. The stages are timed by wrapping the functions the demo's
+streaming pipeline (engine/recognizer.py) calls: first pass (decoding, detection and tracking:
+build_detector, Recognizer.track), model (Recognizer.probabilities: forward passes), outputs (timeline.png,
+annotated.mp4 frame by frame, predictions); "other" is the rest: the second pass's decoding and face crops,
+and loading the checkpoint. `--detect_every k` is demo.py's flag: the detector sees every k-th frame and
 the track bridges the others. Best of `--repeats` runs per row.
 """
 
@@ -32,23 +33,22 @@ import demo
 from bench.common import markdown_table
 from datasets.synthetic import render_clip
 from datasets.video_io import write_video
+from engine import recognizer, report
 from engine.checkpoint import save_checkpoint
 from engine.setup import keep_freed_memory
 from models import create_model
 from preprocess.face_detect import build_detector
 
 FPS = 25
-STAGES = {
-    "load_video": "decode",
-    "video_fps": "decode",
-    "build_detector": "detect+track",
-    "detect_and_track": "detect+track",
-    "run_windows": "model",
-    "plot_timeline": "outputs",
-    "write_annotated_video": "outputs",
-    "write_predictions": "outputs",
+STAGES = {  # (owner, attribute): stage
+    (recognizer, "build_detector"): "first pass",
+    (recognizer.Recognizer, "track"): "first pass",
+    (recognizer.Recognizer, "probabilities"): "model",
+    (report.AnnotatedVideo, "write"): "outputs",
+    (demo, "plot_timeline"): "outputs",
+    (demo, "write_predictions"): "outputs",
 }
-COLUMNS = ("decode", "detect+track", "model", "outputs", "other")
+COLUMNS = ("first pass", "model", "outputs", "other")
 HEADER = ("model", "detect every", "batch", *(f"{c} s" for c in COLUMNS), "total s", "median s", "video s/s", "face")
 
 
@@ -83,8 +83,8 @@ def timed_demo(video, checkpoint, output, detector, every, side, batch_size):
 
     replaced = {"build_detector": functools.partial(build_detector, max_side=side)}
     patches = [
-        mock.patch.object(demo, name, timed(stage, replaced.get(name, getattr(demo, name))))
-        for name, stage in STAGES.items()
+        mock.patch.object(owner, name, timed(stage, replaced.get(name, getattr(owner, name))))
+        for (owner, name), stage in STAGES.items()
     ]
     args = demo.get_args([str(video), "--checkpoint", str(checkpoint), "--output", str(output), "--device", "cpu",
                           "--detector", detector, "--batch_size", str(batch_size),

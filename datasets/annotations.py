@@ -23,7 +23,7 @@ LABEL_COLUMNS = ("label", "emotion", "class", "target")
 
 class AnnotationError(ValueError):
     """Problems in an annotation file. The message is one line, `<file>:<line>: <problem>`;
-    `problems` holds every such line (all of them are also logged)."""
+    `problems` holds every such line (logged as well when there are several)."""
 
     def __init__(self, problems):
         self.problems = list(problems)
@@ -87,8 +87,15 @@ def read_annotations(path, data_root=None, num_classes=None, check_paths=True):
     label not an integer or out of [0, num_classes), missing path, empty file or frame folder, duplicate."""
     path = os.fspath(path)
     base = os.path.abspath(data_root if data_root is not None else os.path.dirname(path))
-    with open(path, encoding="utf-8") as f:
-        rows = _rows(f.read().splitlines())
+    try:
+        with open(path, encoding="utf-8") as f:
+            rows = _rows(f.read().splitlines())
+    except FileNotFoundError:
+        raise AnnotationError([f"{path}: annotation file not found"]) from None
+    except IsADirectoryError:
+        raise AnnotationError([f"{path}: is a folder, not an annotation file"]) from None
+    except UnicodeDecodeError:
+        raise AnnotationError([f"{path}: not a text annotation file"]) from None
     samples, problems, first_line = [], [], {}
     for n, clip, label in rows:
         where = f"{path}:{n}:"
@@ -111,9 +118,10 @@ def read_annotations(path, data_root=None, num_classes=None, check_paths=True):
         samples.append(Sample(clip, label, n))
     if not samples and not problems:
         problems.append(f"{path}:1: no samples")
-    if problems:
+    if len(problems) > 1:  # the error names the first; the log lists them all
         for problem in problems:
             logger.error(problem)
+    if problems:
         raise AnnotationError(problems)
     return samples
 

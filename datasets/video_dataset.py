@@ -6,12 +6,12 @@ FinetuneDataset -> train: (video, label, erase box (5,) for transforms.random_er
 test: (video, label, video_index, view_index), one item per view (num_segment temporal clips x num_crop
 spatial crops per video), so predictions average per video.
 
-A clip that cannot be read (corrupt, truncated, missing, fewer than `min_frames` frames) is logged with its
-path, counted, and replaced by a random other item; the replacement keeps its own label and video index,
-so per-video test averages stay correct and an unreadable video simply gets no prediction. When failures
-exceed `max_fail_fraction` of the loads (and of the items, so one early failure is not 100 %), loading
-stops with DataLoadError. The counters live in shared memory, so `dataset.failures` in the main process
-also counts what the DataLoader workers saw.
+In training, a clip that cannot be read (corrupt, truncated, missing, fewer than `min_frames` frames) is
+logged with its path, counted, and replaced by a random other item. When failures exceed `max_fail_fraction`
+of the loads (and of the items, so one early failure is not 100 %), loading stops with DataLoadError. The
+counters live in shared memory, so `dataset.failures` in the main process also counts what the DataLoader
+workers saw. In val and test modes nothing is replaced: the VideoReadError reaches the caller, which leaves
+the video out and reports it (engine.data, engine.evaluate).
 """
 
 import logging
@@ -72,9 +72,10 @@ class LoadFailures:
 class _ClipDataset(Dataset):
     """Annotation file, frame reading, and replacement of unreadable items; subclasses define _load."""
 
-    def __init__(self, annotation_file, data_root, num_classes, min_frames):
+    def __init__(self, annotation_file, data_root, num_classes, min_frames, replace_unreadable=True):
         self.samples = read_annotations(annotation_file, data_root, num_classes)
         self.min_frames = min_frames
+        self.replace_unreadable = replace_unreadable
 
     def _read(self, sample, pick):
         """Frames pick(L) of a sample with L frames, (T, H, W, 3) uint8."""
@@ -84,6 +85,8 @@ class _ClipDataset(Dataset):
         return video.read(pick(len(video)))
 
     def __getitem__(self, index):
+        if not self.replace_unreadable:
+            return self._load(index)
         for _ in range(MAX_REPLACEMENTS):
             try:
                 item = self._load(index)
@@ -167,7 +170,7 @@ class FinetuneDataset(_ClipDataset):
     ):
         if mode not in ("train", "val", "test"):
             raise ValueError(f"mode must be 'train', 'val' or 'test', got {mode!r}")
-        super().__init__(annotation_file, data_root, num_classes, min_frames)
+        super().__init__(annotation_file, data_root, num_classes, min_frames, replace_unreadable=mode == "train")
         self.mode = mode
         self.num_frames = num_frames
         self.sampling_rate = sampling_rate

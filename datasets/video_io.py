@@ -7,6 +7,9 @@ Video backends, tried in order: decord, PyAV, OpenCV. decord seeks exactly only 
 (mp4, mov, m4v), which carry a frame index; in other containers (avi, mkv, ...) its random access can return
 the wrong frame (decord 0.6.0 on an H.264 AVI returns frame 5 when asked for frame 133), so there it decodes
 sequentially from the start. PyAV and OpenCV always decode sequentially up to the last frame needed.
+
+`stream_frames(path)` is the other way in, for a whole video at bounded memory: every frame in order, one at a
+time (PyAV), and `VideoWriter` encodes frame by frame.
 """
 
 import os
@@ -214,6 +217,68 @@ def open_video(path, backends=VIDEO_BACKENDS):
     return VideoFile(path, backends)
 
 
+def _stream_folder(path, wanted):
+    files = list_frames(path) if os.path.isdir(path) else [path]
+    if not files:
+        raise VideoReadError(path, "folder holds no jpg/png frames")
+    size = None
+    for index, file in enumerate(files):
+        frame = cv2.imread(file, cv2.IMREAD_COLOR)  # read even when not wanted: a broken image ends the stream here
+        if frame is None:
+            raise VideoReadError(file, f"cannot decode image (frame {index})")
+        if size is None:
+            size = frame.shape
+        elif frame.shape != size:
+            h, w = frame.shape[:2]
+            raise VideoReadError(file, f"frame {index} is {w}x{h}, frame 0 is {size[1]}x{size[0]}")
+        yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if wanted(index) else None
+
+
+def _ffmpeg_reason(err):
+    return getattr(err, "strerror", None) or _one_line(err)
+
+
+def _stream_video(path, wanted):
+    import av
+
+    try:
+        container = av.open(path)
+    except av.FFmpegError as err:
+        raise VideoReadError(path, f"cannot open ({_ffmpeg_reason(err)})") from None
+    count = 0
+    with container:
+        if not container.streams.video:
+            raise VideoReadError(path, "holds no video stream")
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1
+        try:
+            for frame in container.decode(stream):
+                yield frame.to_ndarray(format="rgb24") if wanted(count) else None
+                count += 1
+        except av.FFmpegError as err:
+            raise VideoReadError(path, f"cannot decode frame {count} ({_ffmpeg_reason(err)})") from None
+        if count < stream.frames:
+            raise VideoReadError(path, f"stream ends after {count} frames; its header announces {stream.frames}")
+
+
+def stream_frames(path, wanted=None):
+    """Every frame of a frame folder, an image or a video file, in order, decoded one at a time (videos by PyAV).
+
+    Yields (H, W, 3) uint8 RGB, or None for a frame index that `wanted(index)` declines (decoded, not converted).
+    A frame that cannot be decoded, or a stream shorter than its header announces, raises VideoReadError naming
+    the file and the frame, after every frame before it was yielded.
+    """
+    path, wanted = str(path), wanted or (lambda index: True)
+    if not os.path.exists(path):
+        raise VideoReadError(path, "no such file or folder")
+    if os.path.isdir(path) or path.lower().endswith(FRAME_EXTENSIONS):
+        yield from _stream_folder(path, wanted)
+    elif os.path.getsize(path) == 0:
+        raise VideoReadError(path, "empty file")
+    else:
+        yield from _stream_video(path, wanted)
+
+
 def count_frames(path):
     return len(open_video(path))
 
@@ -223,20 +288,49 @@ def read_frames(path, indices):
     return open_video(path).read(indices)
 
 
+class VideoWriter:
+    """Encode uint8 RGB frames one at a time with PyAV: H.264 by default (even H and W), or any FFmpeg codec.
+    The stream's size is the first frame's. Use as a context manager; leaving it flushes the encoder."""
+
+    def __init__(self, path, fps=25, codec=None, crf=20):
+        import av
+
+        self.codec = codec or "libx264"
+        self.container = av.open(str(path), "w")
+        self.stream = self.container.add_stream(self.codec, rate=fps)
+        self.crf, self.started = crf, False
+
+    def _start(self, height, width):
+        self.started = True
+        self.stream.height, self.stream.width = height, width
+        self.stream.pix_fmt = "yuvj420p" if self.codec == "mjpeg" else "yuv420p"
+        self.stream.codec_context.thread_count = 1  # callers parallelise across files
+        if self.codec == "libx264":
+            self.stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+
+    def write(self, frame):
+        import av
+
+        if not self.started:
+            self._start(*frame.shape[:2])
+        for packet in self.stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+            self.container.mux(packet)
+
+    def close(self):
+        if self.started:
+            for packet in self.stream.encode():
+                self.container.mux(packet)
+        self.container.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def write_video(path, frames, fps=25, codec=None, crf=20):
     """Encode (T, H, W, 3) uint8 RGB frames with PyAV: H.264 by default (even H and W), or any FFmpeg codec."""
-    import av
-
-    codec = codec or "libx264"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
-        stream.codec_context.thread_count = 1  # callers parallelise across files
-        if codec == "libx264":
-            stream.options = {"crf": str(crf), "preset": "veryfast"}
+    with VideoWriter(path, fps, codec, crf) as writer:
         for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+            writer.write(frame)

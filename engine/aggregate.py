@@ -2,7 +2,9 @@
 
 python -m engine.aggregate saved/model/finetuning/dfew/lgi_former_base/split0{1,2,3,4,5} [--checkpoint last]
 
-`--json FILE` also writes {run folder name: {uar, war, macro_f1, num_videos, checkpoint}} for scripts.
+The videos column says how many test videos the metrics cover: "8 of 9 (1 unreadable)" when a run left
+unreadable videos out. `--json FILE` also writes {run folder name: {uar, war, macro_f1, num_videos, checkpoint,
+and the unreadable paths if any}} for scripts.
 """
 
 import argparse
@@ -19,18 +21,31 @@ def read_fold(run_dir, checkpoint):
     path = Path(run_dir) / f"test_{checkpoint}" / "metrics.json"
     if not path.exists():
         raise FileNotFoundError(f"{path}: no test metrics (did the run finish?)")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not a metrics file ({err})") from None
+
+
+def videos_cell(metrics):
+    """'9', or '8 of 9 (1 unreadable)'; empty for files written before the count was recorded."""
+    covered, lost = metrics.get("num_samples"), len(metrics.get("unreadable", []))
+    if covered is None:
+        return ""
+    return f"{covered} of {covered + lost} ({lost} unreadable)" if lost else str(covered)
 
 
 def fold_table(run_dirs, checkpoint="last", summary=True):
     """Markdown table: one row per run folder, then mean and std (population std over folds) of each metric."""
     rows = [(Path(d).name, read_fold(d, checkpoint)) for d in run_dirs]
     values = np.array([[m[c] for c in COLUMNS] for _, m in rows])
-    lines = [f"| run ({checkpoint} checkpoint) | UAR | WAR | macro F1 |", "|---|---|---|---|"]
-    lines += [f"| {name} | " + " | ".join(f"{m[c]:.2f}" for c in COLUMNS) + " |" for name, m in rows]
+    lines = [f"| run ({checkpoint} checkpoint) | UAR | WAR | macro F1 | videos |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {name} | " + " | ".join(f"{m[c]:.2f}" for c in COLUMNS) + f" | {videos_cell(m)} |" for name, m in rows
+    ]
     if summary:
-        lines.append("| mean | " + " | ".join(f"{v:.2f}" for v in values.mean(0)) + " |")
-        lines.append("| std | " + " | ".join(f"{v:.2f}" for v in values.std(0)) + " |")
+        lines.append("| mean | " + " | ".join(f"{v:.2f}" for v in values.mean(0)) + " | |")
+        lines.append("| std | " + " | ".join(f"{v:.2f}" for v in values.std(0)) + " | |")
     return "\n".join(lines)
 
 
@@ -44,6 +59,8 @@ def fold_records(run_dirs, checkpoint="last"):
             **{c: metrics[c] for c in COLUMNS},
             "num_videos": metrics["num_samples"],
         }
+        if metrics.get("unreadable"):
+            records[Path(run_dir).name]["unreadable"] = metrics["unreadable"]
     return records
 
 
@@ -58,7 +75,7 @@ def main(argv=None):
         print(fold_table(args.run_dirs, args.checkpoint, summary=not args.no_summary))
         if args.json:
             Path(args.json).write_text(json.dumps(fold_records(args.run_dirs, args.checkpoint), indent=1))
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
 
 

@@ -1,7 +1,8 @@
 """The one checkpoint writer, and auto-resume.
 
 Files keep the upstream layout ({'model', 'optimizer', 'epoch', 'scaler', 'args'}, plus 'model_ema')
-and add 'model_config' so a model can be rebuilt from its file alone. Writes are atomic: a temporary
+and add 'model_config' so a model can be rebuilt from its file alone; fine-tuning adds 'best' (the best
+validation score so far and its epoch), which a resumed run restores. Writes are atomic: a temporary
 file in the same folder, flushed to disk, then renamed over the target, so an interrupted save never
 leaves a broken checkpoint behind.
 """
@@ -87,11 +88,11 @@ def restore(checkpoint, model, optimizer=None, scaler=None, model_ema=None):
     return epoch + 1 if isinstance(epoch, int) else 0
 
 
-def save_epoch_checkpoint(output_dir, epoch, keep_every, model, optimizer, scaler, args, model_ema=None):
+def save_epoch_checkpoint(output_dir, epoch, keep_every, model, optimizer, scaler, args, model_ema=None, extra=None):
     """checkpoint-{epoch}.pth after every epoch, so a crash loses at most one epoch; older files are
     removed once the new one is safely on disk, except every `keep_every`-th (upstream's save_ckpt_freq)."""
     path = save_checkpoint(
-        Path(output_dir) / f"checkpoint-{epoch}.pth", model, epoch, optimizer, scaler, args, model_ema
+        Path(output_dir) / f"checkpoint-{epoch}.pth", model, epoch, optimizer, scaler, args, model_ema, extra
     )
     if is_main_process():
         for old in numbered_checkpoints(output_dir)[1:]:
@@ -101,17 +102,28 @@ def save_epoch_checkpoint(output_dir, epoch, keep_every, model, optimizer, scale
     return path
 
 
+def remove_partial_saves(output_dir):
+    """Delete the temporary files of saves a killed process left unfinished (rank 0)."""
+    if is_main_process():
+        for tmp in Path(output_dir).glob(".checkpoint-*.pth.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
 def resume_training(resume, output_dir, auto_resume, model, optimizer, scaler, model_ema=None):
     """Load `resume`, or with auto_resume the newest readable checkpoint-N.pth of output_dir.
-    Returns (epoch to start from, the file loaded or None)."""
-    path = resume
-    if not path and output_dir and auto_resume:
-        path, _ = latest_valid_checkpoint(output_dir)
-    if not path:
+    Returns (epoch to start from, the checkpoint's other entries (epoch, args, extras) or None)."""
+    if output_dir:
+        remove_partial_saves(output_dir)
+    path, checkpoint = None, None
+    if resume:
+        path, checkpoint = resume, read_checkpoint(resume)
+    elif output_dir and auto_resume:
+        path, checkpoint = latest_valid_checkpoint(output_dir)
+    if checkpoint is None:
         return 0, None
-    start = restore(read_checkpoint(path), model, optimizer, scaler, model_ema)
+    start = restore(checkpoint, model, optimizer, scaler, model_ema)
     print(f"resumed from {path}, next epoch {start}")
-    return start, path
+    return start, {k: v for k, v in checkpoint.items() if k not in ("model", "optimizer", "scaler", "model_ema")}
 
 
 def export_weights(src, dst):

@@ -5,13 +5,18 @@ Randomness is a function of where it is used, never of process history:
   it, so 1 process with batch 2B and 2 processes with batch B see the same clips;
 - shuffling, mixup and dropout depend on (seed, epoch, rank): `start_epoch` reseeds them.
 So a resumed run repeats exactly the epochs an uninterrupted run would have made.
+
+Evaluation batches are (item indices, the readable items collated or None, [(index, reason) of unreadable
+items]): evaluation leaves an unreadable clip out and reports it, where training replaces it.
 """
 
 import random
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, default_collate
+
+from datasets.video_io import VideoReadError
 
 from .distributed import rank, world_size
 
@@ -45,6 +50,30 @@ class SeededDataset(Dataset):
         return self.dataset[index]
 
 
+class LeaveOutUnreadable(Dataset):
+    """Evaluation items as (index, item, None), or (index, None, reason) for a clip that cannot be read."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        try:
+            return index, self.dataset[index], None
+        except VideoReadError as error:
+            return index, None, str(error)
+
+
+def collate_eval(items):
+    """(indices of the readable items, those items collated or None, [(index, reason) of unreadable items])."""
+    readable = [(index, item) for index, item, _ in items if item is not None]
+    unreadable = [(index, reason) for index, item, reason in items if item is None]
+    indices = torch.tensor([index for index, _ in readable], dtype=torch.long)
+    return indices, default_collate([item for _, item in readable]) if readable else None, unreadable
+
+
 def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -59,18 +88,21 @@ def _seed_worker(worker_id):
 
 
 def build_loader(dataset, batch_size, train, num_workers=0, seed=0, pin_memory=False):
-    """Train: shuffled, drop_last, DistributedSampler across ranks. Eval: ordered shards, keep all."""
+    """Train: shuffled, drop_last, DistributedSampler across ranks. Eval: ordered shards, keep all, unreadable
+    clips left out (collate_eval). Memory is pinned only where there is a GPU to copy to."""
     if train:
         dataset = SeededDataset(dataset, seed)
         sampler = DistributedSampler(dataset, num_replicas=world_size(), rank=rank(), shuffle=True, seed=seed)
     else:
+        dataset = LeaveOutUnreadable(dataset)
         sampler = ShardSampler(len(dataset))
     return DataLoader(
         dataset,
         batch_size=batch_size,
         sampler=sampler,
         num_workers=num_workers,
-        pin_memory=pin_memory,
+        pin_memory=pin_memory and torch.cuda.is_available(),
+        collate_fn=None if train else collate_eval,
         drop_last=train,
         worker_init_fn=_seed_worker,
         generator=torch.Generator(),

@@ -1,13 +1,17 @@
 """Validation and multi-view testing: predictions gathered from every rank, metrics computed once.
 
-Batches are (video, label) or (video, label, video_index, ...); without a video index every item
-is its own video. Views of one video are averaged as softmax probabilities, then argmax (upstream).
+Loaders come from engine.data.build_loader(train=False). Items are (video, label) or (video, label,
+video_index, ...); without a video index every item is its own video. Views of one video are averaged as
+softmax probabilities, then argmax (upstream). A video with a view that cannot be read is left out of the
+metrics and listed by path in metrics['unreadable'] (never replaced: a test split does not shrink silently);
+strict=True makes it an error.
 """
 
 import torch
 import torch.nn.functional as F
 
 from datasets.transforms import normalize
+from datasets.video_dataset import DataLoadError
 
 from .distributed import all_gather_tensor
 from .metrics import classification_metrics
@@ -16,22 +20,26 @@ from .train import autocast
 
 @torch.no_grad()
 def predict(model, loader, device, amp_dtype=None, logger=None, desc="eval"):
-    """Logits, labels, item and video indices of every item of the loader, from all ranks."""
+    """Logits, labels, item and video indices of every readable item of the loader, from all ranks; 'unreadable':
+    the videos with an item that could not be read (all ranks), 'reasons': {video: why} for those of this rank."""
     model.eval()
-    item_ids = list(loader.sampler)
+    views = getattr(loader.dataset.dataset, "num_views", 1)
     logits, labels, items, videos = [], [], [], []
-    seen = 0
+    lost, reasons = [], {}
     batches = logger.progress(loader, desc, total=len(loader)) if logger else loader
-    for batch in batches:
+    for indices, batch, unreadable in batches:
+        for index, reason in unreadable:
+            lost.append(index // views)
+            reasons.setdefault(index // views, reason)
+        if batch is None:
+            continue
         clips, target = normalize(batch[0].to(device, non_blocking=True)), batch[1]
         with autocast(device, amp_dtype):
             out = model(clips)
-        ids = torch.tensor(item_ids[seen : seen + len(target)])
-        seen += len(target)
         logits.append(out.float())  # stays on the device: one copy at the end, no wait per batch
         labels.append(target.cpu())
-        items.append(ids)
-        videos.append(batch[2].cpu() if len(batch) > 2 else ids)
+        items.append(indices)
+        videos.append(batch[2].cpu() if len(batch) > 2 else indices)
     empty = torch.empty(0, dtype=torch.long)
     result = {
         "logits": all_gather_tensor(torch.cat(logits).cpu() if logits else torch.empty(0, 0)),
@@ -40,7 +48,10 @@ def predict(model, loader, device, amp_dtype=None, logger=None, desc="eval"):
         "videos": all_gather_tensor(torch.cat(videos) if videos else empty),
     }
     order = result["items"].argsort()
-    return {k: v[order] for k, v in result.items()}
+    result = {k: v[order] for k, v in result.items()}
+    result["unreadable"] = torch.unique(all_gather_tensor(torch.tensor(lost, dtype=torch.long)))
+    result["reasons"] = reasons
+    return result
 
 
 def per_video(predictions):
@@ -53,11 +64,38 @@ def per_video(predictions):
     return videos, summed / counts[:, None], labels
 
 
-def evaluate(model, loader, device, num_classes, amp_dtype=None, logger=None, desc="eval"):
-    """Per-video metrics (UAR, WAR, macro F1, confusion matrix) plus the per-video table."""
+def video_paths(dataset, videos):
+    """The file of each video index, where the dataset lists its samples; else the index itself."""
+    samples = getattr(dataset, "samples", None)
+    return [samples[v].path if samples is not None else str(v) for v in videos]
+
+
+def evaluate(model, loader, device, num_classes, amp_dtype=None, logger=None, desc="eval", strict=False):
+    """Per-video metrics (UAR, WAR, macro F1, confusion matrix; num_samples: the videos they cover, num_videos:
+    all, unreadable: the paths left out) plus the per-video table (video, probs, label, path)."""
     predictions = predict(model, loader, device, amp_dtype, logger, desc)
+    lost, reasons = predictions.pop("unreadable"), predictions.pop("reasons")
+    dataset = loader.dataset.dataset
+    lost_paths = video_paths(dataset, lost.tolist())
+    if lost_paths and strict:
+        first = reasons.get(int(lost[0]), f"{lost_paths[0]}: cannot be read")
+        raise DataLoadError(f"{desc}: {first} ({len(lost_paths)} unreadable; --strict_eval makes this an error)")
+    keep = ~torch.isin(predictions["videos"], lost)
+    predictions = {k: v[keep] for k, v in predictions.items()}
     videos, probs, labels = per_video(predictions)
+    if lost_paths and not len(videos):
+        raise DataLoadError(f"{desc}: none of the {len(lost_paths)} videos could be read, e.g. {lost_paths[0]}")
     loss = F.cross_entropy(predictions["logits"], predictions["labels"].long()).item() if len(labels) else 0.0
     metrics = classification_metrics(labels.numpy(), probs.argmax(1).numpy(), num_classes)
-    metrics["loss"] = loss
-    return metrics, {"video": videos, "probs": probs, "label": labels}
+    metrics.update(loss=loss, num_videos=len(videos) + len(lost_paths), unreadable=lost_paths)
+    table = {"video": videos, "probs": probs, "label": labels, "path": video_paths(dataset, videos.tolist())}
+    return metrics, table
+
+
+def coverage(metrics, shown=3):
+    """'9 videos', or '8 of 9 videos; 1 unreadable: <path>' when the evaluation left videos out."""
+    lost = metrics["unreadable"]
+    if not lost:
+        return f"{metrics['num_samples']} videos"
+    names = ", ".join(lost[:shown]) + (f" and {len(lost) - shown} more" if len(lost) > shown else "")
+    return f"{metrics['num_samples']} of {metrics['num_videos']} videos; {len(lost)} unreadable: {names}"

@@ -10,7 +10,7 @@ from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 from datasets.transforms import normalize, random_erase_
 
 from .distributed import is_main_process
-from .evaluate import evaluate
+from .evaluate import coverage, evaluate
 from .metrics import plot_confusion_matrix
 
 
@@ -42,11 +42,15 @@ def finetune_loss(mixup=None, smoothing=0.0):
     return compute_loss
 
 
-def run_test(model, loader, device, num_classes, class_names, output_dir, tag, amp_dtype=None, logger=None):
+def run_test(
+    model, loader, device, num_classes, class_names, output_dir, tag, amp_dtype=None, logger=None, strict=False
+):
     """Multi-view test; writes pred.csv, metrics.json and confusion_matrix.png under test_<tag>/."""
-    metrics, table = evaluate(model, loader, device, num_classes, amp_dtype, logger, desc=f"test ({tag})")
+    metrics, table = evaluate(
+        model, loader, device, num_classes, amp_dtype, logger, desc=f"test ({tag})", strict=strict
+    )
     summary = ", ".join(f"{k.upper()} {metrics[k]:.2f}" for k in ("uar", "war", "macro_f1"))
-    print(f"test [{tag} checkpoint] on {metrics['num_samples']} videos: {summary}")
+    print(f"test [{tag} checkpoint]: {summary} on {coverage(metrics)}")
     if output_dir is None or not is_main_process():
         return metrics
     folder = Path(output_dir) / f"test_{tag}"
@@ -55,9 +59,8 @@ def run_test(model, loader, device, num_classes, class_names, output_dir, tag, a
     with open(folder / "pred.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["video", "path", "label", "pred", *[f"p_{c}" for c in class_names]])
-        samples = getattr(loader.dataset, "samples", None)
-        for video, probs, label, pred in zip(table["video"], table["probs"], table["label"], preds, strict=True):
-            path = samples[int(video)].path if samples is not None else ""
+        rows = zip(table["video"], table["path"], table["probs"], table["label"], preds, strict=True)
+        for video, path, probs, label, pred in rows:
             writer.writerow([int(video), path, int(label), int(pred), *[f"{p:.6f}" for p in probs.tolist()]])
     record = {"checkpoint": tag, "classes": list(class_names), **metrics}
     (folder / "metrics.json").write_text(json.dumps(record, indent=1))

@@ -1,6 +1,7 @@
 """Run logging on rank 0: tensorboardX scalars, one JSON line per epoch in log.txt, tqdm bars on a terminal."""
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,24 @@ class RunLogger:
         if self.enabled:
             with open(self.output_dir / "log.txt", "a") as f:
                 f.write(json.dumps(record) + "\n")
+
+    def start_at(self, epoch):
+        """Keep the log.txt lines of the epochs before `epoch`, the one a (resumed) run starts at: lines a killed
+        run wrote after its last checkpoint, or cut short, go, so the epochs it repeats are logged once."""
+        path = self.output_dir / "log.txt" if self.enabled else None
+        if path is None or not path.exists():
+            return
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                logged = json.loads(line).get("epoch")
+            except (json.JSONDecodeError, AttributeError):
+                continue
+            if isinstance(logged, int) and logged < epoch:
+                kept.append(line + "\n")
+        tmp = path.with_name(".log.txt.tmp")
+        tmp.write_text("".join(kept))
+        os.replace(tmp, path)
 
     def progress(self, iterable, desc, total=None):
         """A tqdm bar on an interactive terminal of rank 0, else the plain iterable."""

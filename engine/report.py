@@ -7,7 +7,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from datasets.video_io import write_video
+from datasets.video_io import VideoWriter
 
 NO_FACE = "no face"
 
@@ -21,12 +21,10 @@ def overall_prediction(windows, classes):
     return {"label": classes[int(mean.argmax())], "probs": dict(zip(classes, map(float, mean), strict=True))}
 
 
-def write_predictions(folder, source, windows, classes, fps, num_frames, face_counts, seconds, true_label=None):
-    """predictions.json (everything, with the video's known class when given) and predictions.csv (one row
-    per window)."""
-    rows = []
-    for w in windows:
-        row = {
+def window_rows(windows, classes, fps):
+    """One dict per window: frames, seconds, label ('no face' without one) and probabilities by class."""
+    return [
+        {
             "start_frame": w.start,
             "end_frame": w.end,
             "start_s": round(w.start / fps, 3),
@@ -34,27 +32,20 @@ def write_predictions(folder, source, windows, classes, fps, num_frames, face_co
             "label": classes[int(w.probs.argmax())] if w.probs is not None else NO_FACE,
             "probs": dict(zip(classes, map(float, w.probs), strict=True)) if w.probs is not None else None,
         }
-        rows.append(row)
-    report = {
-        "video": str(source),
-        "fps": fps,
-        "num_frames": num_frames,
-        "duration_s": round(num_frames / fps, 3),
-        "classes": list(classes),
-        "face_frames": face_counts,
-        "overall": overall_prediction(windows, classes),
-        "true_label": true_label,
-        "windows": rows,
-        "processing_s": round(seconds, 2),
-    }
+        for w in windows
+    ]
+
+
+def write_predictions(folder, report):
+    """predictions.json (the whole report) and predictions.csv (one row per window of report['windows'])."""
     (folder / "predictions.json").write_text(json.dumps(report, indent=1))
+    classes = report["classes"]
     with open(folder / "predictions.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["start_frame", "end_frame", "start_s", "end_s", "label", *classes])
-        for r in rows:
+        for r in report["windows"]:
             probs = [f"{r['probs'][c]:.6f}" for c in classes] if r["probs"] else [""] * len(classes)
             writer.writerow([r["start_frame"], r["end_frame"], r["start_s"], r["end_s"], r["label"], *probs])
-    return report
 
 
 def plot_timeline(path, timeline, classes, fps, title=""):
@@ -102,7 +93,21 @@ def annotate_frame(frame, box, probs, classes):
     return out
 
 
-def write_annotated_video(path, frames, boxes, timeline, classes, fps):
-    annotated = np.stack([annotate_frame(f, b, p, classes) for f, b, p in zip(frames, boxes, timeline, strict=True)])
-    h, w = annotated.shape[1:3]
-    write_video(path, annotated[:, : h - h % 2, : w - w % 2], fps=Fraction(fps).limit_denominator(1001))
+class AnnotatedVideo:
+    """annotated.mp4 written frame by frame (`write(frame, box, probs)`, the signature of run_windows' on_frame);
+    odd frame sides lose their last row or column (H.264 wants even ones)."""
+
+    def __init__(self, path, classes, fps):
+        self.classes = classes
+        self.writer = VideoWriter(path, fps=Fraction(fps).limit_denominator(1001))
+
+    def write(self, frame, box, probs):
+        out = annotate_frame(frame, box, probs, self.classes)
+        h, w = out.shape[:2]
+        self.writer.write(out[: h - h % 2, : w - w % 2])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.writer.close()

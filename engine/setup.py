@@ -1,4 +1,5 @@
-"""Run setup shared by the entry scripts: flags, precision, allocator, seeds, logger, lr scaling, schedules."""
+"""Run setup shared by the entry scripts: flags, worker count, precision, allocator, seeds, logger, lr scaling,
+schedules."""
 
 import argparse
 import ctypes
@@ -25,6 +26,12 @@ def str2bool(value):
     if value.lower() in ("0", "false", "no", "n"):
         return False
     raise argparse.ArgumentTypeError(f"expected a boolean, got {value!r}")
+
+
+def default_workers(upstream=4):
+    """Upstream's DataLoader worker count, at most the cores this process may run on (torch warns above that)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(upstream, cores)
 
 
 def parse_amp(choice, device):

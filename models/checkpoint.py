@@ -2,10 +2,13 @@
 
 Upstream layout: {'model': state_dict, 'optimizer', 'epoch', 'scaler', 'args': argparse.Namespace}.
 Files are opened with `weights_only=True`; argparse.Namespace is allow-listed so upstream files load.
+A .safetensors file (with its JSON config) reads into the same layout without any pickle (safetensors_io.py).
 """
 
 import argparse
+import os
 import re
+import zipfile
 from dataclasses import dataclass, field
 
 import torch
@@ -16,7 +19,14 @@ class CheckpointError(ValueError):
 
 
 def read_checkpoint(path):
-    """Open a checkpoint file safely; one-line CheckpointError on any problem."""
+    """Open a checkpoint file safely (a .pth, or a .safetensors with its JSON config); one-line
+    CheckpointError on any problem."""
+    if str(path).endswith(".safetensors"):
+        from .safetensors_io import read_safetensors
+
+        return read_safetensors(path)
+    if str(path).endswith(".onnx"):
+        raise CheckpointError(f"{path}: an ONNX model runs in ONNX Runtime (models.onnx_export.OnnxClassifier)")
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -27,9 +37,44 @@ def read_checkpoint(path):
         match = re.search(r"Unsupported global: GLOBAL (\S+)", text)
         if match:
             reason = f"it pickles {match.group(1)}, which safe loading (weights_only) refuses"
+        elif (kind := _file_kind(path)) is not None:
+            raise CheckpointError(f"{path}: not a PyTorch checkpoint ({kind})") from None
         else:
             reason = text.strip().splitlines()[0] if text.strip() else type(err).__name__
         raise CheckpointError(f"{path}: cannot read checkpoint ({reason})") from None
+
+
+LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19"  # torch.save's pickled magic number, pre-zip format
+
+
+def _file_kind(path):
+    """What a file torch.load refused is, from its first bytes, when that explains the failure; else None."""
+    try:
+        if os.path.isdir(path):
+            return "a folder"
+        with open(path, "rb") as f:
+            head = f.read(64)
+        if head.startswith(b"PK\x03\x04"):
+            if not zipfile.is_zipfile(path):
+                return "truncated zip archive"
+            with zipfile.ZipFile(path) as archive:
+                if not any(name.split("/")[-1] == "data.pkl" for name in archive.namelist()):
+                    return "a zip archive without data.pkl"
+                damaged = archive.testzip()
+            return f"corrupt zip archive, {damaged} fails its checksum" if damaged else None
+    except (OSError, zipfile.BadZipFile):
+        return None
+    printable = all(32 <= b < 127 or b in b"\t\n\r" for b in head)
+    kinds = (
+        (not head, "an empty file"),
+        (head.startswith(b"version https://git-lfs"), "a Git LFS pointer; fetch the file with `git lfs pull`"),
+        (head.lstrip().lower().startswith((b"<!doctype html", b"<html")), "an HTML page; a failed download?"),
+        (printable, "a text file"),
+        (head.startswith(b"\x93NUMPY"), "a NumPy array file"),
+        (head.startswith(LEGACY_MAGIC), "truncated or damaged file in the legacy (pre-zip) format"),
+        (head.startswith(b"\x80"), "a pickle of something else"),
+    )
+    return next((kind for condition, kind in kinds if condition), "unknown format")
 
 
 def state_dict_of(checkpoint, path="checkpoint"):
@@ -145,25 +190,33 @@ def _kwargs_from_shapes(state_dict):
     return "videomae_vit_base_patch16_160", kwargs
 
 
-def classifier_from_checkpoint(path):
+def classifier_from_checkpoint(path, checkpoint=None):
     """Rebuild a fine-tuned classifier from its file alone: ours (model_config), an upstream release
-    (its argparse args) or a bare state dict (shapes). Returns (model in eval mode, checkpoint dict)."""
+    (its argparse args) or a bare state dict (shapes). Returns (model in eval mode, checkpoint dict).
+    `checkpoint`: the file's contents when already read."""
     from .registry import create_model, model_from_config
 
-    checkpoint = read_checkpoint(path)
+    checkpoint = read_checkpoint(path) if checkpoint is None else checkpoint
     state_dict = state_dict_of(checkpoint, path)
     if is_pretrain_state_dict(state_dict):
         raise CheckpointError(f"{path}: is a pretraining checkpoint; fine-tune it first (run_finetuning.py)")
     config = checkpoint.get("model_config") if isinstance(checkpoint, dict) else None
     args = checkpoint.get("args") if isinstance(checkpoint, dict) else None
-    if config:
-        model = model_from_config(config)
-    elif isinstance(args, argparse.Namespace) and getattr(args, "model", None):
-        model = create_model(args.model, **_upstream_model_kwargs(args))
-    else:
-        name, kwargs = _kwargs_from_shapes(state_dict)
-        model = create_model(name, **kwargs)
+    try:
+        if config:
+            model = model_from_config(config)
+        elif isinstance(args, argparse.Namespace) and getattr(args, "model", None):
+            model = create_model(args.model, **_upstream_model_kwargs(args))
+        else:
+            name, kwargs = _kwargs_from_shapes(state_dict)
+            model = create_model(name, **kwargs)
+    except (KeyError, ValueError) as err:  # an unknown model or option, a state dict of something else
+        raise CheckpointError(f"{path}: cannot build the model it describes ({err})") from None
     report = load_weights(model, path, state_dict)
     if report.missing or report.dropped:
         raise CheckpointError(f"{path}: does not fit the model it describes ({report})".replace("\n", " "))
+    names = checkpoint.get("class_names") if isinstance(checkpoint, dict) else None
+    stated = len(names) if names is not None else getattr(args, "nb_classes", None)
+    if stated is not None and stated != model.num_classes:
+        raise CheckpointError(f"{path}: states {stated} classes, its model predicts {model.num_classes}")
     return model.eval(), checkpoint

@@ -1,6 +1,7 @@
 """MAE-DFER pretraining: encoder on visible tokens, a light decoder, appearance + motion targets.
 
-Order of this file follows the data: targets -> loss -> decoder -> the masked autoencoder.
+Order of this file follows the data: targets -> loss -> decoder -> the masked autoencoder, then the way
+back from targets to pixels (reconstruction pictures).
 The decoder predicts, per masked token, tubelet x patch x patch x 3 values ordered
 (frame-in-tubelet, row, col, channel). With the frame-difference target the first frame of each
 tubelet is the appearance target and the second the motion target.
@@ -16,6 +17,28 @@ from .layers import Block, count_visible, init_pretrain_weights, sinusoid_table,
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def pixel_patches(videos, patch_size=16, tubelet_size=2, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """Pixels in [0, 1] of every token, (B, N, tubelet * patch^2, 3), from clips (B, 3, T, H, W) normalised
+    with (mean, std); tokens in raster order, pixels ordered (frame-in-tubelet, row, col)."""
+    shape = (1, 3, 1, 1, 1)
+    mean = torch.as_tensor(mean, dtype=videos.dtype, device=videos.device).view(shape)
+    std = torch.as_tensor(std, dtype=videos.dtype, device=videos.device).view(shape)
+    pixels = videos.float() * std + mean  # B, 3, T, H, W in [0, 1]
+    return rearrange(
+        pixels,
+        "b c (t p0) (h p1) (w p2) -> b (t h w) (p0 p1 p2) c",
+        p0=tubelet_size,
+        p1=patch_size,
+        p2=patch_size,
+    )  # B, N, tubelet*p*p, 3
+
+
+def patch_statistics(patches):
+    """Mean and scale (unbiased std + 1e-6) of every token and channel over its pixels, each (B, N, 1, 3):
+    the normalised target is (patches - mean) / scale."""
+    return patches.mean(dim=-2, keepdim=True), patches.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6
 
 
 @torch.no_grad()
@@ -38,21 +61,10 @@ def reconstruction_targets(
     frame_diff: the second frame of each tubelet becomes (normalised frame 1 - normalised frame 0),
     the motion target; the statistics above are taken over both frames together.
     """
-    shape = (1, 3, 1, 1, 1)
-    mean = torch.as_tensor(mean, dtype=videos.dtype, device=videos.device).view(shape)
-    std = torch.as_tensor(std, dtype=videos.dtype, device=videos.device).view(shape)
-    pixels = videos.float() * std + mean  # B, 3, T, H, W in [0, 1]
-    patches = rearrange(
-        pixels,
-        "b c (t p0) (h p1) (w p2) -> b (t h w) (p0 p1 p2) c",
-        p0=tubelet_size,
-        p1=patch_size,
-        p2=patch_size,
-    )  # B, N, tubelet*p*p, 3
+    patches = pixel_patches(videos, patch_size, tubelet_size, mean, std)  # B, N, tubelet*p*p, 3
     if normalize:
-        patches = (patches - patches.mean(dim=-2, keepdim=True)) / (
-            patches.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6
-        )
+        center, scale = patch_statistics(patches)
+        patches = (patches - center) / scale
     if frame_diff:
         if tubelet_size != 2:
             raise ValueError(f"the frame-difference target needs tubelet_size 2, got {tubelet_size}")
@@ -204,3 +216,69 @@ class MaskedAutoencoder(nn.Module):
 
     def no_weight_decay(self):
         return {"mask_token"} | {f"encoder.{name}" for name in self.encoder.no_weight_decay()}
+
+
+# ---- from targets back to pixels: what the decoder predicted, as pictures ------------------------------------
+
+
+def targets_to_pixels(tokens, patches, normalize=True, frame_diff=True):
+    """Invert `reconstruction_targets` token by token: (B, N, tubelet * p^2 * 3) targets or predictions ->
+    pixels (B, N, tubelet * p^2, 3). Per-patch normalised values are scaled back with the statistics of
+    `patches` (B, N, tubelet * p^2, 3), the clip's own pixels, as VideoMAE's visualisation does."""
+    x = tokens.float().view(patches.shape)  # B, N, tubelet*p*p, 3
+    if frame_diff:
+        first, diff = x.chunk(2, dim=2)  # each B, N, p*p, 3
+        x = torch.cat([first, first + diff], dim=2)
+    if normalize:
+        center, scale = patch_statistics(patches)
+        x = x * scale + center
+    return x
+
+
+def tokens_to_video(tokens, grid_size, patch_size=16):
+    """(B, N, K * p^2, C) values per token (K frames each) -> (B, C, t * K, H, W)."""
+    t, h, w = grid_size
+    pattern = "b (t h w) (k p1 p2) c -> b c (t k) (h p1) (w p2)"
+    return rearrange(tokens, pattern, t=t, h=h, w=w, p1=patch_size, p2=patch_size)
+
+
+@torch.no_grad()
+def reconstruction_views(
+    videos,
+    mask,
+    pred,
+    patch_size=16,
+    tubelet_size=2,
+    normalize=True,
+    frame_diff=True,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+):
+    """The pictures of a reconstruction, as pixels of the clip: a dict of
+    input (B, 3, T, H, W) in [0, 1]; mask (B, 1, T, H, W) bool, True = masked;
+    prediction (B, 3, T, H, W): the decoder's appearance of the masked tokens, the visible tokens pasted back;
+    motion_target, motion_prediction (B, 3, T / 2, H, W): frame 1 minus frame 0 of each tubelet, in pixels
+    (signed), of the input and of the prediction (visible tokens pasted back).
+
+    videos: (B, 3, T, H, W) normalised; mask (B, N) bool; pred (B, N_masked, tubelet * p^2 * 3), the model's
+    output for the masked tokens in raster order. Masked tokens are un-normalised with the statistics of the
+    pixels they hide (what VideoMAE does; the model never saw them).
+    """
+    if tubelet_size != 2:
+        raise ValueError(f"reconstruction pictures need tubelet_size 2 (a motion frame per token), got {tubelet_size}")
+    B, N = mask.shape
+    grid = (videos.shape[2] // tubelet_size, videos.shape[3] // patch_size, videos.shape[4] // patch_size)
+    patches = pixel_patches(videos, patch_size, tubelet_size, mean, std)  # B, N, 2*p*p, 3
+    every = torch.ones_like(mask)
+    target = reconstruction_targets(videos, every, patch_size, tubelet_size, normalize, frame_diff, mean, std, N)
+    filled = target.clone()  # B, N, 2*p*p*3
+    filled[mask] = pred.reshape(-1, pred.shape[-1]).to(filled.dtype)  # masked tokens, raster order per clip
+    views = {"input": tokens_to_video(patches, grid, patch_size)}
+    views["mask"] = tokens_to_video(mask[:, :, None, None].expand(B, N, patches.shape[2], 1), grid, patch_size)
+    for name, tokens in (("target", target), ("prediction", filled)):
+        pixels = targets_to_pixels(tokens, patches, normalize, frame_diff)  # B, N, 2*p*p, 3
+        first, second = pixels.chunk(2, dim=2)  # each B, N, p*p, 3
+        views[f"motion_{name}"] = tokens_to_video(second - first, grid, patch_size)  # B, 3, T/2, H, W
+        if name == "prediction":
+            views[name] = tokens_to_video(pixels, grid, patch_size).clamp(0, 1)
+    return views

@@ -7,6 +7,7 @@ linear interpolation; past its first and last detection and into longer gaps, th
 centre and side are smoothed by a moving average, then the box is squared and widened by `margin`.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ import numpy as np
 from preprocess.face_detect import FaceDetector
 
 DETECTED, BRIDGED, MISSING = "detected", "bridged", "missing"
+NO_FACES = np.zeros((0, 5), np.float32)
 
 
 @dataclass
@@ -44,8 +46,8 @@ def link_detections(detections: list[np.ndarray], min_iou: float = 0.2) -> list[
     most (IoU >= min_iou, one detection per track and frame), or starts a new track. Returns
     {frame: [x1, y1, x2, y2, score]} per track."""
     tracks: list[dict[int, np.ndarray]] = []
+    latest = np.zeros((0, 4))  # (len(tracks), 4) latest box of each track
     for t, dets in enumerate(detections):
-        latest = np.array([tr[max(tr)][:4] for tr in tracks]).reshape(-1, 4)
         free = np.ones(len(tracks), bool)
         for det in dets[np.argsort(-dets[:, 4])]:
             overlap = np.where(free, iou(det, latest), 0.0)
@@ -55,6 +57,8 @@ def link_detections(detections: list[np.ndarray], min_iou: float = 0.2) -> list[
                 free[best] = False
             else:
                 tracks.append({t: det})
+        if len(dets):
+            latest = np.array([tr[next(reversed(tr))][:4] for tr in tracks]).reshape(-1, 4)  # last key = latest
     return tracks
 
 
@@ -114,26 +118,41 @@ def track_faces(
     return FaceTrack(boxes, status)
 
 
-def detect_and_track(frames: np.ndarray, detector: FaceDetector, detect_every: int = 1, **track_options) -> FaceTrack:
-    """(T, H, W, 3) uint8 RGB frames -> the main face track (options as `track_faces`).
+def detect_and_track(
+    frames: Iterable[np.ndarray | None], detector: FaceDetector, detect_every: int = 1, chunk: int = 32, **track_options
+) -> FaceTrack:
+    """(H, W, 3) uint8 RGB frames, one at a time, -> the main face track (options as `track_faces`).
 
-    detect_every k runs the detector on frames 0, k, 2k, ... only; the track bridges the frames between
-    (max_gap is raised to at least k - 1), which cuts the detection time about k-fold.
+    detect_every k runs the detector on frames 0, k, 2k, ... only (the others may be None); the track bridges
+    the frames between (max_gap is raised to at least k - 1), which cuts the detection time about k-fold. The
+    detector sees `chunk` frames at a time, so memory holds a chunk, not the video.
     """
     if detect_every < 1:
         raise ValueError(f"detect_every must be at least 1, got {detect_every}")
-    detections = [np.zeros((0, 5), np.float32)] * len(frames)
-    detections[::detect_every] = list(detector.detect(frames[::detect_every]))
+    detections, batch = [], {}  # batch: frame index -> frame waiting for the detector
+    for t, frame in enumerate(frames):
+        detections.append(NO_FACES)
+        if t % detect_every == 0:
+            batch[t] = frame
+        if len(batch) == chunk:
+            _detect(detector, batch, detections)
+    _detect(detector, batch, detections)
     if detect_every > 1:
         track_options["max_gap"] = max(track_options.get("max_gap", 15), detect_every - 1)
     return track_faces(detections, **track_options)
 
 
-def whole_frame_track(frames: np.ndarray) -> FaceTrack:
+def _detect(detector: FaceDetector, batch: dict[int, np.ndarray], detections: list[np.ndarray]) -> None:
+    if batch:
+        for t, found in zip(batch, detector.detect(np.stack(list(batch.values()))), strict=True):
+            detections[t] = found
+        batch.clear()
+
+
+def whole_frame_track(num_frames: int, height: int, width: int) -> FaceTrack:
     """For footage that is already a face crop (DFEW, FERV39k and the generated set ship such clips): the
     centred square of side min(H, W) in every frame, no detection."""
-    t, h, w = frames.shape[:3]
-    side = min(h, w)
-    top, left = (h - side) / 2, (w - side) / 2
-    boxes = np.tile(np.array([left, top, left + side, top + side], np.float32), (t, 1))
-    return FaceTrack(boxes, np.full(t, DETECTED))
+    side = min(height, width)
+    top, left = (height - side) / 2, (width - side) / 2
+    boxes = np.tile(np.array([left, top, left + side, top + side], np.float32), (num_frames, 1))
+    return FaceTrack(boxes, np.full(num_frames, DETECTED))

@@ -38,6 +38,9 @@ else
   pretrained=$SHIPPED
 fi
 
+# What the pretrained model reconstructs of a test clip: input, masked input, appearance, motion target, motion.
+$PY visualize_reconstruction.py "$pretrained" "$DATA/mp4/split01/test.csv" --max_clips 1 --output "$OUT/reconstruction"
+
 finetune=(--model lgi_former_tiny_patch16_64 --input_size 64 --short_side_size 64 --data_set synthetic
   --data_path "$DATA/split01" --batch_size 16 --epochs "$FINETUNE_EPOCHS" --warmup_epochs 2 --min_lr 1e-5
   --layer_decay 0.75 --drop_path 0.1 --mixup 0 --cutmix 0 --aa none --crop_scale 0.8 1.0

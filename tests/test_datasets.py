@@ -101,9 +101,9 @@ def test_three_frame_clip(data, caplog):
     video, label, _ = dataset[0]
     assert video.shape == (16, 160, 160, 3) and label == 3 and dataset.failures.count == 0
     dataset = FinetuneDataset(
-        annotation(data, ["short", "folder0"]), "val", num_classes=4, min_frames=4, max_fail_fraction=0.5
+        annotation(data, ["short", "folder0"]), "train", num_classes=4, min_frames=4, max_fail_fraction=0.5
     )
-    assert dataset[0][1] == 0  # replaced by the only other clip
+    assert dataset[0][1] == 0  # replaced by the only other clip (training; evaluation leaves it out)
     assert dataset.failures.count == 1 and "3 frames, fewer than min_frames=4" in caplog.text
 
 
@@ -136,7 +136,7 @@ def test_mp4_through_the_fallback_backend(data, monkeypatch):
 
 
 def test_workers_share_the_failure_count(data):
-    dataset = FinetuneDataset(annotation(data, ["corrupt"] + GOOD), "val", num_classes=4, max_fail_fraction=0.5)
+    dataset = FinetuneDataset(annotation(data, ["corrupt"] + GOOD), "train", num_classes=4, max_fail_fraction=0.5)
     loader = DataLoader(dataset, batch_size=3, num_workers=2)
-    labels = torch.cat([label for _, label in loader])
+    labels = torch.cat([label for _, label, _ in loader])
     assert len(labels) == 9 and dataset.failures.count == 1 and dataset.failures.loads == 10

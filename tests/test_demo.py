@@ -1,4 +1,5 @@
-"""demo.py on generated face videos with a small random model: outputs, no-face stretches, bad input."""
+"""demo.py on generated face videos with a small random model: outputs, no-face stretches, bad input, a video
+that stops decoding, frame folders and the webcam, and the Python API giving the numbers the demo writes."""
 
 import argparse
 import csv
@@ -7,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,7 @@ import demo
 from datasets.synthetic import render_clip
 from datasets.video_io import write_video
 from engine.checkpoint import save_checkpoint
+from engine.recognizer import Recognizer
 from engine.video_inference import plan_windows
 from models import create_model
 
@@ -106,3 +109,76 @@ def test_an_unknown_true_label_is_one_clear_error(tmp_path, checkpoint):
     write_video(tmp_path / "crop.mp4", render_clip(3, 1, num_frames=20, size=64), fps=25)
     with pytest.raises(ValueError, match="--true_label 'gloomy' is not a class of this model"):
         run_demo(tmp_path / "crop.mp4", checkpoint, tmp_path / "out", "--true_label", "gloomy")
+
+
+def test_the_python_api_gives_the_numbers_demo_writes(tmp_path, checkpoint):
+    video = face_video(tmp_path / "talk.mp4", faceless=slice(50, 72))
+    run_demo(video, checkpoint, tmp_path / "out", "--detect_every", "2", "--batch_size", "3")
+    saved = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    recognizer = Recognizer.from_checkpoint(checkpoint, "cpu", hop=8, batch_size=3, detector="haar", detect_every=2)
+    result = recognizer(video)
+    assert result.to_dict() == {k: v for k, v in saved.items() if k not in ("true_label", "processing_s")}
+    assert result.label == saved["overall"]["label"] and result.probabilities == saved["overall"]["probs"]
+    assert len(result.windows) == len(saved["windows"]) and saved["decoding_stopped"] is None
+
+
+def test_a_video_that_stops_decoding_is_analysed_up_to_there(tmp_path, checkpoint, capsys):
+    data = bytearray(face_video(tmp_path / "talk.mp4").read_bytes())
+    n = len(data)
+    data[n // 2 : n - 3000] = bytes(n - 3000 - n // 2)  # zeros from half way; the index (moov) at the end stays
+    (tmp_path / "broken.mp4").write_bytes(data)
+    report = run_demo(tmp_path / "broken.mp4", checkpoint, tmp_path / "out")
+    assert 16 < report["num_frames"] < 72 and report["windows"][-1]["end_frame"] == report["num_frames"] - 1
+    assert report["decoding_stopped"].startswith(f"{tmp_path / 'broken.mp4'}: cannot decode frame")
+    printed = capsys.readouterr().out
+    assert f"; the timeline ends at frame {report['num_frames']}" in printed and "warning: " in printed
+    assert (tmp_path / "out" / "annotated.mp4").exists()
+
+
+def test_a_frame_folder_takes_its_frame_rate_from_the_flag(tmp_path, checkpoint):
+    (tmp_path / "frames").mkdir()
+    for t, frame in enumerate(render_clip(3, 1, num_frames=30, size=64)):
+        cv2.imwrite(str(tmp_path / "frames" / f"{t}.jpg"), frame)
+    report = run_demo(tmp_path / "frames", checkpoint, tmp_path / "out", "--detector", "none", "--fps", "10")
+    assert report["num_frames"] == 30 and report["fps"] == 10 and report["duration_s"] == 3.0
+    assert report["video"] == str(tmp_path / "frames") and report["overall"] is not None
+
+
+class FakeCamera:
+    """cv2.VideoCapture stand-in: 40 BGR frames of a generated face crop at 20 fps, then the stream ends."""
+
+    def __init__(self, index):
+        self.frames = list(render_clip(4, 2, num_frames=40, size=64)[..., ::-1])
+
+    def isOpened(self):  # noqa: N802 (OpenCV's name)
+        return True
+
+    def get(self, prop):
+        return 20.0 if prop == cv2.CAP_PROP_FPS else 0.0
+
+    def read(self):
+        return (True, self.frames.pop(0)) if self.frames else (False, None)
+
+    def release(self):
+        pass
+
+
+def test_webcam_mode_records_then_analyses(tmp_path, checkpoint, monkeypatch):
+    monkeypatch.setattr(demo.cv2, "VideoCapture", FakeCamera)
+    args = demo.get_args(["--webcam", "0", "--checkpoint", str(checkpoint), "--output", str(tmp_path / "out"),
+                          "--device", "cpu", "--detector", "none", "--hop", "8"])  # fmt: skip
+    report = demo.main(args)
+    assert report["video"] == "camera 0" and report["num_frames"] == 40 and report["fps"] == 20
+    assert report["overall"] is not None and (tmp_path / "out" / "annotated.mp4").stat().st_size > 0
+
+
+def test_an_exported_onnx_model_runs_in_the_demo(tmp_path, checkpoint):
+    export = pytest.importorskip("engine.export")
+    pytest.importorskip("onnxruntime")
+    onnx = export.export(checkpoint, tmp_path / "model.onnx")
+    write_video(tmp_path / "crop.mp4", render_clip(3, 1, num_frames=40, size=64), fps=25)
+    by_torch = run_demo(tmp_path / "crop.mp4", checkpoint, tmp_path / "torch", "--detector", "none")
+    by_onnx = run_demo(tmp_path / "crop.mp4", onnx, tmp_path / "onnx", "--detector", "none", "--backend", "onnxruntime")
+    assert by_onnx["classes"] == by_torch["classes"] and len(by_onnx["windows"]) == len(by_torch["windows"])
+    for a, b in zip(by_onnx["windows"], by_torch["windows"], strict=True):
+        assert a["probs"] == pytest.approx(b["probs"], abs=1e-5)

@@ -108,3 +108,27 @@ def test_detect_every_kth_frame_and_bridge_the_rest():
     np.testing.assert_allclose(track.boxes, every.boxes)
     with pytest.raises(ValueError, match="detect_every must be at least 1"):
         detect_and_track(frames, detector, detect_every=0)
+
+
+class ContentDetector:
+    """A face whose centre x is the frame's first pixel value; remembers the batch sizes it is given."""
+
+    def __init__(self):
+        self.batches = []
+
+    def detect(self, frames):
+        self.batches.append(len(frames))
+        return [box(40 + float(f[0, 0, 0]), 50, 30) for f in frames]
+
+
+def test_a_stream_detected_in_chunks_equals_the_whole_video_at_once():
+    frames = np.zeros((23, 100, 120, 3), np.uint8)
+    frames[:, 0, 0, 0] = np.arange(23) * 2  # the face moves 2 px a frame
+    whole = detect_and_track(frames, ContentDetector(), detect_every=2, chunk=100)
+    chunked = ContentDetector()
+    stream = (frame if t % 2 == 0 else None for t, frame in enumerate(frames))  # skipped frames need not be decoded
+    streamed = detect_and_track(stream, chunked, detect_every=2, chunk=3)
+    assert chunked.batches == [3, 3, 3, 3]  # frames 0, 2, ..., 22
+    np.testing.assert_array_equal(streamed.boxes, whole.boxes)
+    np.testing.assert_array_equal(streamed.status, whole.status)
+    assert not np.isnan(streamed.boxes).any()

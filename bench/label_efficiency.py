@@ -42,15 +42,18 @@ STARTS = ("scratch", "appearance", "appearance_motion")
 NAMES = {"scratch": "from scratch", "appearance": "appearance pretraining", "appearance_motion": "MAE-DFER pretraining"}
 
 # The quick start's recipe (scripts/quickstart.sh); keep the two in step.
-COMMON = "--device cpu --num_workers 1 --pin_mem false --sampling_rate 2 --seed 0".split()
+COMMON = (
+    "--num_frames 8 --sampling_rate 4 --lg_region_size 4 2 4 --device cpu --num_workers 1 --pin_mem false --seed 0"
+).split()
 PRETRAIN = (
     "--model pretrain_lgi_former_tiny_patch16_64 --input_size 64 --batch_size 32 --lr 1.2e-2 --min_lr 1e-4 "
-    "--opt_betas 0.9 0.95 --mask_type part_window --mask_ratio 0.9 --part_win_size 2 2 4 --warmup_epochs 3"
+    "--opt_betas 0.9 0.95 --mask_type part_window --mask_ratio 0.9 --part_win_size 2 2 4 --warmup_epochs 2"
 ).split()
 FINETUNE = (
     "--model lgi_former_tiny_patch16_64 --input_size 64 --short_side_size 64 --data_set synthetic --batch_size 16 "
-    "--warmup_epochs 2 --min_lr 1e-5 --layer_decay 0.75 --drop_path 0.1 --mixup 0 --cutmix 0 --aa none "
-    "--crop_scale 0.8 1.0 --test_num_segment 2 --test_num_crop 1 --save_ckpt_freq 1000"
+    "--warmup_epochs 2 --min_lr 1e-5 --lg_classify_token_type org --layer_decay 1.0 --drop_path 0 --reprob 0 "
+    "--smoothing 0 --mixup 0 --cutmix 0 --aa none --crop_scale 0.8 1.0 --test_num_segment 2 --test_num_crop 1 "
+    "--save_ckpt_freq 1000"
 ).split()
 
 
@@ -161,7 +164,7 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--num_clips", type=int, default=700, help="labelled clips (fold 1 trains on 3/5)")
     p.add_argument("--num_pretrain", type=int, default=3000)
-    p.add_argument("--pretrain_epochs", type=int, default=40)
+    p.add_argument("--pretrain_epochs", type=int, default=30)
     p.add_argument("--appearance_motion_checkpoint", default=None, help="reuse this MAE-DFER pretraining")
     p.add_argument("--epochs", type=int, default=30, help="fine-tuning epochs of every run")
     p.add_argument("--lr_scratch", type=float, default=4e-3, help="base lr from scratch (chosen on val)")

@@ -2,11 +2,12 @@
 
 Every clip is a face with its own identity (face shape and size, skin tone, hair, position, background,
 lighting direction, sensor noise, head motion, blinking, speech-like mouth motion, a resting expression)
-that moves from its resting face to one of the 7 DFEW expressions (happy, sad, neutral, angry, surprise,
-disgust, fear). Expressions are built from seven facial controls (brow raise, inner-brow raise, eye opening,
-mouth corners, mouth opening, mouth stretch, nose wrinkle) and start at a random onset with a random
-intensity. Because resting faces vary as much as weak expressions, the class is clear only from the change
-over time; surprise/fear, angry/disgust and sad/neutral share most of their controls on purpose.
+that shows one of the 7 DFEW expressions (happy, sad, neutral, angry, surprise, disgust, fear) coming and going
+in bursts, as a laugh or a sob does, with a random period, phase and intensity. Expressions are built from seven
+facial controls (brow raise, inner-brow raise, eye opening, mouth corners, mouth opening, mouth stretch, nose
+wrinkle) added to the resting face. Because resting faces vary as much as the expressions, the class is clear
+only from how the face moves; surprise/fear, angry/disgust and sad/neutral share most of their controls on
+purpose.
 
     python -m datasets.synthetic --out saved/data/synthetic --num_clips 350 --num_pretrain 700 --seed 0
 
@@ -74,9 +75,9 @@ def _identity(rng, size):
         hair=np.array([22, 16, 12]) + np.array([130, 95, 55]) * rng.uniform() ** 2 + rng.normal(0, 6, 3),
         background=np.clip(background, 0, 255).astype(np.uint8),
         shade=shade[..., None],
-        noise=rng.uniform(2, 7),
+        noise=rng.uniform(0.5, 2),
         eye_gap=rng.uniform(0.36, 0.46),
-        eye_size=rng.uniform(0.14, 0.2),
+        eye_size=rng.uniform(0.17, 0.23),
         mouth_width=rng.uniform(0.3, 0.42),
         rest=np.clip(rng.normal(0, 0.7, len(CONTROLS)), [-1, -1, -1, -1, 0, -1, 0], 1),
         sway=(rng.uniform(0, 0.03 * size, 2), rng.uniform(0.05, 0.2, 2), rng.uniform(0, 2 * math.pi, 2)),
@@ -86,12 +87,14 @@ def _identity(rng, size):
 
 
 def expression_track(rng, label, num_frames, rest, talk):
-    """(T, 7) control values: resting face, then a ramp to the class apex from a random onset."""
-    onset = rng.uniform(0.1, 0.45) * num_frames
-    ramp = rng.uniform(0.15, 0.3) * num_frames
-    intensity = rng.uniform(0.6, 1.0)
+    """(T, 7) control values: the resting face, and the class's expression coming and going in bursts (as in a
+    laugh or a sob) from a random phase, period and intensity."""
+    period = rng.uniform(12, 28)
+    phase = rng.uniform(0, 2 * math.pi)
+    intensity = rng.uniform(1.2, 1.6)
     t = np.arange(num_frames)
-    track = rest + intensity * EXPRESSIONS[label] * _smoothstep((t - onset) / ramp)[:, None]
+    burst = 0.5 - 0.5 * np.cos(2 * math.pi * t / period + phase)
+    track = rest + intensity * EXPRESSIONS[label] * burst[:, None]
     track += rng.normal(0, 0.03, track.shape)
     amplitude, speed = talk
     track[:, CONTROLS.index("open")] += amplitude * np.abs(np.sin(speed * t + rng.uniform(0, math.pi)))
@@ -147,11 +150,11 @@ def _draw_eyes_and_brows(canvas, face, brow, inner, eye, wrinkle):
         brow_y = eye_y - 0.3 - 0.28 * brow
         inner_point = (side * (gap - 0.16), brow_y - 0.28 * inner)
         outer_point = (side * (gap + 0.24), brow_y + 0.05 * inner)
-        canvas.line([inner_point, (x, brow_y - 0.03 - 0.06 * inner), outer_point], hair, 0.13)
+        canvas.line([inner_point, (x, brow_y - 0.03 - 0.06 * inner), outer_point], hair, 0.2)
         if wrinkle > 0.05:  # nose wrinkle: creases beside the bridge
-            shade = skin * (1 - 0.6 * min(wrinkle, 1))
-            canvas.line([(side * 0.1, eye_y + 0.12), (side * 0.2, eye_y + 0.2)], shade, 0.06)
-            canvas.line([(side * 0.11, eye_y + 0.22), (side * 0.22, eye_y + 0.3)], shade, 0.06)
+            shade = skin * (1 - 0.7 * min(wrinkle, 1))
+            canvas.line([(side * 0.1, eye_y + 0.12), (side * 0.2, eye_y + 0.2)], shade, 0.1)
+            canvas.line([(side * 0.11, eye_y + 0.22), (side * 0.22, eye_y + 0.3)], shade, 0.1)
 
 
 def _draw_mouth(canvas, face, corner, mouth_open, stretch, wrinkle):
@@ -166,8 +169,8 @@ def _draw_mouth(canvas, face, corner, mouth_open, stretch, wrinkle):
     lower = np.stack([half * s[::-1], corner_y + (lower_y + 0.04 * corner - corner_y) * (1 - s**2)], -1)
     if mouth_open > 0.05:
         canvas.polygon(np.concatenate([upper, lower]), (60, 20, 25))
-    canvas.line(upper, (150, 70, 70), 0.08)
-    canvas.line(lower[::-1], (150, 70, 70), 0.08)
+    canvas.line(upper, (150, 70, 70), 0.12)
+    canvas.line(lower[::-1], (150, 70, 70), 0.12)
 
 
 def _draw_frame(face, controls, offset, roll_degrees):

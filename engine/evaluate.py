@@ -18,6 +18,18 @@ from .metrics import classification_metrics
 from .train import autocast
 
 
+def readable_batches(loader, views, lost, reasons, logger=None, desc="eval"):
+    """(indices, batch) for each batch of the loader that holds clips; the videos of its unreadable items go to
+    `lost`, and the first reason for each to `reasons`."""
+    batches = logger.progress(loader, desc, total=len(loader)) if logger else loader
+    for indices, batch, unreadable in batches:
+        for index, reason in unreadable:
+            lost.append(index // views)
+            reasons.setdefault(index // views, reason)
+        if batch is not None:
+            yield indices, batch
+
+
 @torch.no_grad()
 def predict(model, loader, device, amp_dtype=None, logger=None, desc="eval"):
     """Logits, labels, item and video indices of every readable item of the loader, from all ranks; 'unreadable':
@@ -26,13 +38,7 @@ def predict(model, loader, device, amp_dtype=None, logger=None, desc="eval"):
     views = getattr(loader.dataset.dataset, "num_views", 1)
     logits, labels, items, videos = [], [], [], []
     lost, reasons = [], {}
-    batches = logger.progress(loader, desc, total=len(loader)) if logger else loader
-    for indices, batch, unreadable in batches:
-        for index, reason in unreadable:
-            lost.append(index // views)
-            reasons.setdefault(index // views, reason)
-        if batch is None:
-            continue
+    for indices, batch in readable_batches(loader, views, lost, reasons, logger, desc):
         clips, target = normalize(batch[0].to(device, non_blocking=True)), batch[1]
         with autocast(device, amp_dtype):
             out = model(clips)

@@ -39,6 +39,7 @@ from models.pretrained import Encoder, encoder_from_checkpoint
 
 from .data import LeaveOutUnreadable, build_loader, collate_eval
 from .distributed import all_gather_tensor, barrier, is_main_process, rank, world_size
+from .evaluate import readable_batches
 from .train import autocast
 
 FEATURE_ARRAYS = ("region", "local", "probs")
@@ -91,13 +92,7 @@ def item_features(encoder, loader, device, amp_dtype=None, with_head=False, logg
         out["probs"] = [torch.empty(0, encoder.classifier.num_classes)]
     views = loader.dataset.dataset.num_views
     lost, reasons = [], {}
-    batches = logger.progress(loader, desc, total=len(loader)) if logger else loader
-    for _, batch, unreadable in batches:
-        for index, reason in unreadable:
-            lost.append(index // views)
-            reasons.setdefault(index // views, reason)
-        if batch is None:
-            continue
+    for _, batch in readable_batches(loader, views, lost, reasons, logger, desc):
         clips = normalize(batch[0].to(device, non_blocking=True))
         with autocast(device, amp_dtype):
             region, local = video_tokens(trunk, clips)

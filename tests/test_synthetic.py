@@ -27,39 +27,43 @@ def test_render_is_a_pure_function_of_the_seed():
 
 
 def test_the_class_shows_in_the_dynamics_not_in_single_frames():
-    change, last, labels = [], [], []
+    """On the controls: the axis along which the face moves (the top principal direction of the track, without
+    its sign) gives the class; the controls of the last frame alone do not."""
+    axes, last, labels = [], [], []
     for index in range(700):
         rng = np.random.default_rng([7, index])
         face = _identity(rng, 64)
         track = expression_track(rng, index % 7, 32, face["rest"], face["talk"])
-        change.append(track[-6:].mean(0) - track[:4].mean(0))
-        last.append(track[-6:].mean(0))
+        _, spread, directions = np.linalg.svd(track - track.mean(0), full_matrices=False)
+        axis = directions[0] * spread[0]
+        axes.append(np.outer(axis, axis)[np.triu_indices(len(axis))])
+        last.append(track[-1])
         labels.append(index % 7)
     classifier = LogisticRegression(max_iter=3000)
-    from_change = cross_val_score(classifier, np.array(change), labels, cv=5).mean()
-    from_last_frames = cross_val_score(classifier, np.array(last), labels, cv=5).mean()
-    assert from_change > 0.95 and from_last_frames < 0.75
+    from_motion = cross_val_score(classifier, np.array(axes), labels, cv=5).mean()
+    from_last_frame = cross_val_score(classifier, np.array(last), labels, cv=5).mean()
+    assert from_motion > 0.95 and from_last_frame < 0.6, (from_motion, from_last_frame)
 
 
 def test_a_linear_classifier_on_any_single_frame_does_not_recover_the_class():
-    """Pixels (32 x 32 grey) of the first, middle or last frame of 700 clips vs the change between the last and
-    the first: the class shows in the change; single frames stay far below it (seen: 0.15 / 0.28 / 0.34
-    against 0.49 balanced accuracy, chance 0.14)."""
+    """Pixels (32 x 32 grey) of the first, middle or last frame of 700 clips vs their motion energy (the mean
+    absolute difference between frames two apart): the class shows in the motion; single frames stay far
+    below it (seen: 0.32 / 0.30 / 0.32 against 0.60 balanced accuracy, chance 0.14)."""
     clips = [render_clip([11, index], index % 7, num_frames=32, size=64) for index in range(700)]
     labels = np.arange(700) % 7
 
-    def pixels(t):
-        return np.stack([cv2.resize(cv2.cvtColor(c[t], cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
-                         for c in clips]).reshape(700, -1) / 255.0  # fmt: skip
+    def grey(frame):
+        return cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA) / 255.0
+
+    pixels = np.stack([[grey(frame) for frame in clip] for clip in clips]).reshape(700, 32, -1)  # N, T, 32*32
 
     def score(features):
         classifier = make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=1000))
         return cross_val_score(classifier, features, labels, cv=5, scoring="balanced_accuracy").mean()
 
-    frames = {t: pixels(t) for t in (0, 16, 31)}
-    single = {t: score(x) for t, x in frames.items()}
-    change = score(frames[31] - frames[0])
-    assert max(single.values()) < 0.4 and change > max(single.values()) + 0.1, (single, change)
+    single = {t: score(pixels[:, t]) for t in (0, 16, 31)}
+    motion = score(np.abs(np.diff(pixels[:, ::2], axis=1)).mean(1))
+    assert max(single.values()) < 0.4 and motion > max(single.values()) + 0.15, (single, motion)
 
 
 def test_confusable_pairs_share_most_controls():

@@ -110,9 +110,10 @@ def lgi_former_tiny_patch16_160(**kwargs):
 
 @register_model("lgi")
 def lgi_former_tiny_patch16_64(**kwargs):
-    """The tiny LGI-Former on 16x64x64 face crops, the quick start's model: an 8x4x4 token grid in 2 regions of
-    8x2x4 tokens (the top and the bottom half of the face over the whole clip), so local attention compares the
-    start and the end of a clip directly; two-token regions did not learn from scratch (docs/quickstart.md)."""
+    """The tiny LGI-Former on 16x64x64 face crops: an 8x4x4 token grid in 2 regions of 8x2x4 tokens (the top and
+    the bottom half of the face over the whole clip), so local attention compares the start and the end of a clip
+    directly; two-token regions did not learn from scratch. The quick start runs it on 8 frames with
+    `region_size=(4, 2, 4)` (docs/quickstart.md)."""
     return _build("lgi", "lgi_tiny", **{**SMALL_INPUT, **kwargs})
 
 

@@ -70,9 +70,8 @@ def run(command, log):
 
 
 def generate(out, num_clips, num_pretrain, seed):
-    if not (out / "split01" / "test.csv").exists():
-        command = ["-m", "datasets.synthetic", "--out", str(out), "--size", "64", "--seed", str(seed)]
-        run(command + ["--num_clips", str(num_clips), "--num_pretrain", str(num_pretrain)], out / "generate.log")
+    command = ["-m", "datasets.synthetic", "--out", str(out), "--size", "64", "--seed", str(seed), "--reuse"]
+    run(command + ["--num_clips", str(num_clips), "--num_pretrain", str(num_pretrain)], out / "generate.log")
 
 
 def pretrain(data, out, motion, epochs):

@@ -18,11 +18,15 @@ writes
     split01..split05/{train,val,test}.csv       frame folders, 5 folds
     mp4/split01..split05/{train,val,test}.csv   the same folds over the mp4 files
     pretrain.csv                       the pool, label 0
+    recipe.json                        the arguments and a hash of this file, written last; with --reuse a
+                                       set whose recipe matches is kept instead of written again
 Fold k tests on one fifth of the clips, validates on the next fifth and trains on the other three; every
 fifth holds every class equally when num_clips is a multiple of 35.
 """
 
 import argparse
+import hashlib
+import json
 import math
 import os
 import time
@@ -248,11 +252,26 @@ def _write_splits(out, num_clips):
                 write_annotations(os.path.join(root, f"split{fold + 1:02d}", f"{name}.csv"), part)
 
 
-def generate(out, num_clips=350, num_pretrain=700, num_frames=32, size=160, seed=0, fps=25, workers=2):
-    """Write the dataset under `out` (layout in the module docstring). Returns counts and seconds."""
+def recipe(num_clips, num_pretrain, num_frames, size, seed, fps):
+    """What a generated set is a pure function of: its arguments and this file."""
+    with open(__file__, "rb") as source:
+        generator = hashlib.sha1(source.read()).hexdigest()
+    return dict(num_clips=num_clips, num_pretrain=num_pretrain, num_frames=num_frames, size=size, seed=seed, fps=fps,
+                generator=generator)  # fmt: skip
+
+
+def generate(out, num_clips=350, num_pretrain=700, num_frames=32, size=160, seed=0, fps=25, workers=2, reuse=False):
+    """Write the dataset under `out` (layout in the module docstring) and, last, its recipe.json. With `reuse`,
+    a finished set of the same recipe is kept as it is. Returns counts, seconds and whether it was reused."""
     if size % 2:
         raise ValueError(f"size must be even for H.264, got {size}")
     start = time.perf_counter()
+    wanted = recipe(num_clips, num_pretrain, num_frames, size, seed, fps)
+    recipe_path = os.path.join(out, "recipe.json")
+    if reuse and os.path.exists(recipe_path):
+        with open(recipe_path) as f:
+            if json.load(f) == wanted:
+                return dict(num_clips=num_clips, num_pretrain=num_pretrain, seconds=0.0, reused=True)
     for folder in ("frames", "videos", "pretrain"):
         os.makedirs(os.path.join(out, folder), exist_ok=True)
     jobs = [
@@ -269,7 +288,9 @@ def generate(out, num_clips=350, num_pretrain=700, num_frames=32, size=160, seed
         os.path.join(out, "pretrain.csv"),
         [(os.path.join(out, "pretrain", f"clip_{i:05d}.mp4"), 0) for i in range(num_pretrain)],
     )
-    return dict(num_clips=num_clips, num_pretrain=num_pretrain, seconds=time.perf_counter() - start)
+    with open(recipe_path, "w") as f:
+        json.dump(wanted, f, indent=1)
+    return dict(num_clips=num_clips, num_pretrain=num_pretrain, seconds=time.perf_counter() - start, reused=False)
 
 
 def main():
@@ -282,14 +303,17 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--reuse", action="store_true", help="keep a finished set of the same recipe and generator")
     args = parser.parse_args()
     summary = generate(
-        args.out, args.num_clips, args.num_pretrain, args.num_frames, args.size, args.seed, args.fps, args.workers
-    )
-    print(
-        f"wrote {summary['num_clips']} labelled and {summary['num_pretrain']} pretraining clips to {args.out} "
-        f"in {summary['seconds']:.1f} s"
-    )
+        args.out, args.num_clips, args.num_pretrain, args.num_frames, args.size, args.seed, args.fps, args.workers,
+        args.reuse,
+    )  # fmt: skip
+    counts = f"{summary['num_clips']} labelled and {summary['num_pretrain']} pretraining clips"
+    if summary["reused"]:
+        print(f"reusing {counts} in {args.out}: same recipe and generator ({args.out}/recipe.json)")
+    else:
+        print(f"wrote {counts} to {args.out} in {summary['seconds']:.1f} s")
 
 
 if __name__ == "__main__":

@@ -22,9 +22,8 @@ WORKERS=${WORKERS:-1}
 start=$(date +%s)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
-if [ ! -f "$DATA/split01/test.csv" ]; then
-  $PY -m datasets.synthetic --out "$DATA" --size 64 --num_clips "$NUM_CLIPS" --num_pretrain "$NUM_PRETRAIN" --seed 0
-fi
+# --reuse: a second run keeps the data unless the generator or these arguments changed.
+$PY -m datasets.synthetic --out "$DATA" --size 64 --num_clips "$NUM_CLIPS" --num_pretrain "$NUM_PRETRAIN" --seed 0 --reuse
 
 # 8 frames, 4 apart: a 4 x 4 x 4 token grid in 2 regions of 4 x 2 x 4 (the top and the bottom of the face).
 common=(--num_frames 8 --sampling_rate 4 --lg_region_size 4 2 4 --device cpu --num_workers "$WORKERS"

@@ -1,3 +1,5 @@
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -105,6 +107,20 @@ def test_frames_and_mp4_hold_the_same_clip(dataset):
     indices = [0, length // 2, length - 1]
     difference = np.abs(read_frames(folder, indices).astype(int) - read_frames(video, indices))
     assert difference.mean() < 5  # codec noise (H.264 vs jpg), not a different clip
+
+
+def test_reuse_keeps_only_a_set_of_the_same_recipe(tmp_path):
+    assert not generate(tmp_path, num_clips=2, num_pretrain=1, num_frames=8, size=32, workers=1, reuse=True)["reused"]
+    first = (tmp_path / "videos" / "clip_00001.mp4").stat().st_mtime_ns
+    assert generate(tmp_path, num_clips=2, num_pretrain=1, num_frames=8, size=32, workers=1, reuse=True)["reused"]
+    assert (tmp_path / "videos" / "clip_00001.mp4").stat().st_mtime_ns == first
+    changed = generate(tmp_path, num_clips=2, num_pretrain=1, num_frames=8, size=32, seed=1, workers=1, reuse=True)
+    assert not changed["reused"] and json.loads((tmp_path / "recipe.json").read_text())["seed"] == 1
+    recipe = json.loads((tmp_path / "recipe.json").read_text())
+    (tmp_path / "recipe.json").write_text(json.dumps({**recipe, "generator": "an older generator"}))
+    assert not generate(tmp_path, num_clips=2, num_pretrain=1, num_frames=8, size=32, seed=1, workers=1, reuse=True)[
+        "reused"
+    ]
 
 
 def test_generation_is_deterministic(dataset, tmp_path):

@@ -7,6 +7,10 @@ metrics and listed by path in metrics['unreadable'] (never replaced: a test spli
 strict=True makes it an error.
 """
 
+import csv
+import json
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 
@@ -14,7 +18,7 @@ from datasets.transforms import normalize
 from datasets.video_dataset import DataLoadError
 
 from .distributed import all_gather_tensor
-from .metrics import classification_metrics
+from .metrics import classification_metrics, plot_confusion_matrix
 from .train import autocast
 
 
@@ -105,3 +109,20 @@ def coverage(metrics, shown=3):
         return f"{metrics['num_samples']} videos"
     names = ", ".join(lost[:shown]) + (f" and {len(lost) - shown} more" if len(lost) > shown else "")
     return f"{metrics['num_samples']} of {metrics['num_videos']} videos; {len(lost)} unreadable: {names}"
+
+
+def write_test_outputs(folder, metrics, table, class_names, checkpoint, title, extra=None):
+    """pred.csv (per video: label, prediction, probabilities), metrics.json and confusion_matrix.png in `folder`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    preds = table["probs"].argmax(1)
+    with open(folder / "pred.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["video", "path", "label", "pred", *[f"p_{c}" for c in class_names]])
+        rows = zip(table["video"], table["path"], table["probs"], table["label"], preds, strict=True)
+        for video, path, probs, label, pred in rows:
+            writer.writerow([int(video), path, int(label), int(pred), *[f"{p:.6f}" for p in probs.tolist()]])
+    record = {"checkpoint": checkpoint, "classes": list(class_names), **metrics, **(extra or {})}
+    (folder / "metrics.json").write_text(json.dumps(record, indent=1))
+    plot_confusion_matrix(metrics["confusion_matrix"], class_names, folder / "confusion_matrix.png", title)
+    return folder

@@ -1,7 +1,5 @@
 """Fine-tuning pieces: the loss with mixup / label smoothing, and the final multi-view test report."""
 
-import csv
-import json
 from pathlib import Path
 
 import torch
@@ -10,8 +8,7 @@ from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 from datasets.transforms import normalize, random_erase_
 
 from .distributed import is_main_process
-from .evaluate import coverage, evaluate
-from .metrics import plot_confusion_matrix
+from .evaluate import coverage, evaluate, write_test_outputs
 
 
 def finetune_loss(mixup=None, smoothing=0.0):
@@ -53,21 +50,6 @@ def run_test(
     print(f"test [{tag} checkpoint]: {summary} on {coverage(metrics)}")
     if output_dir is None or not is_main_process():
         return metrics
-    folder = Path(output_dir) / f"test_{tag}"
-    folder.mkdir(parents=True, exist_ok=True)
-    preds = table["probs"].argmax(1)
-    with open(folder / "pred.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["video", "path", "label", "pred", *[f"p_{c}" for c in class_names]])
-        rows = zip(table["video"], table["path"], table["probs"], table["label"], preds, strict=True)
-        for video, path, probs, label, pred in rows:
-            writer.writerow([int(video), path, int(label), int(pred), *[f"{p:.6f}" for p in probs.tolist()]])
-    record = {"checkpoint": tag, "classes": list(class_names), **metrics}
-    (folder / "metrics.json").write_text(json.dumps(record, indent=1))
-    plot_confusion_matrix(
-        metrics["confusion_matrix"],
-        class_names,
-        folder / "confusion_matrix.png",
-        f"{tag} checkpoint: UAR {metrics['uar']:.2f}, WAR {metrics['war']:.2f}",
-    )
+    title = f"{tag} checkpoint: UAR {metrics['uar']:.2f}, WAR {metrics['war']:.2f}"
+    write_test_outputs(Path(output_dir) / f"test_{tag}", metrics, table, class_names, tag, title)
     return metrics

@@ -15,8 +15,6 @@ mean local token of the later half of the clip minus that of the earlier half. A
 forgets in which direction an expression changes (onset and offset look alike); the difference keeps it.
 """
 
-import csv
-import json
 import warnings
 from pathlib import Path
 
@@ -29,8 +27,9 @@ from sklearn.preprocessing import StandardScaler
 from models.pretrained import Encoder
 
 from .distributed import is_main_process, unwrap
+from .evaluate import write_test_outputs
 from .features import FeatureSettings, features_in_memory, load_features, test_dataset
-from .metrics import classification_metrics, plot_confusion_matrix
+from .metrics import classification_metrics
 
 PROBES = ("linear", "knn", "head")
 VARIANTS = ("pooled", "temporal")
@@ -100,21 +99,9 @@ def probe_split(probe, variant, train, val, test, num_classes):
 
 def write_report(run_dir, metrics, table, class_names, extra):
     """pred.csv, metrics.json and confusion_matrix.png under <run_dir>/test_eval/, as fine-tuning writes them."""
-    folder = Path(run_dir) / f"test_{TAG}"
-    folder.mkdir(parents=True, exist_ok=True)
-    preds = table["probs"].argmax(1)
-    with open(folder / "pred.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["video", "path", "label", "pred", *[f"p_{c}" for c in class_names]])
-        for video, path, label, pred, probs in zip(
-            table["video"], table["path"], table["label"], preds, table["probs"], strict=True
-        ):
-            writer.writerow([int(video), path, int(label), int(pred), *[f"{p:.6f}" for p in probs]])
-    record = {"checkpoint": TAG, "classes": list(class_names), **metrics, "probe": extra}
-    (folder / "metrics.json").write_text(json.dumps(record, indent=1))
     title = f"{run_name(extra['probe'], extra['variant'])}: UAR {metrics['uar']:.2f}, WAR {metrics['war']:.2f}"
-    plot_confusion_matrix(metrics["confusion_matrix"], class_names, folder / "confusion_matrix.png", title)
-    return folder
+    folder = Path(run_dir) / f"test_{TAG}"
+    return write_test_outputs(folder, metrics, table, class_names, TAG, title, {"probe": extra})
 
 
 def run_name(probe, variant):

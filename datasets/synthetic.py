@@ -57,11 +57,6 @@ NUM_FOLDS = 5
 SKIN_LIGHT, SKIN_DARK = np.array([236, 200, 176]), np.array([92, 60, 44])
 
 
-def _smoothstep(x):
-    x = np.clip(x, 0, 1)
-    return x * x * (3 - 2 * x)
-
-
 def _identity(rng, size):
     """Everything about a clip that does not change over time."""
     skin = SKIN_LIGHT + (SKIN_DARK - SKIN_LIGHT) * rng.uniform() + rng.normal(0, 8, 3)

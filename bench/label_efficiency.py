@@ -12,10 +12,10 @@ Every run goes through the real entry points with the quick start's recipe (scri
    target (`--use_frame_diff_as_target true`, MAE-DFER) and once without (appearance only, as VideoMAE).
    `--appearance_motion_checkpoint` reuses the quick start's full pretraining (REPRETRAIN=1) instead.
 3. For each seed and labelled-set size k, train.csv holds k clips per class of fold 1's train split (the seed
-   picks them), repeated so that every run makes the same number of steps per epoch; val and test are fold
-   1's. `run_finetuning.py` fine-tunes from each start with the same recipe and budget, each start at its own
-   learning rate (`--lr_scratch`, `--lr_pretrained`). Reported: the last checkpoint's test UAR on the whole
-   test split.
+   picks them), repeated (as links) so that every run makes the same number of steps per epoch; val and test
+   are fold 1's. `run_finetuning.py` fine-tunes from each start with the same recipe and budget, each start at
+   its own learning rate (`--lr_scratch`, `--lr_pretrained`). Reported: the last checkpoint's test UAR on the
+   whole test split.
 4. The ceiling: the same recipe on a separate set with `--ceiling_per_class` labelled clips per class, from
    scratch and from MAE-DFER pretraining, for `--ceiling_epochs`.
 Tables (mean +- std over seeds) and the plot go to <out>/label_efficiency.{md,png}. Finished runs
@@ -47,7 +47,8 @@ COMMON = (
 ).split()
 PRETRAIN = (
     "--model pretrain_lgi_former_tiny_patch16_64 --input_size 64 --batch_size 32 --lr 1.2e-2 --min_lr 1e-4 "
-    "--opt_betas 0.9 0.95 --mask_type part_window --mask_ratio 0.9 --part_win_size 2 2 4 --warmup_epochs 2"
+    "--opt_betas 0.9 0.95 --mask_type part_window --mask_ratio 0.9 --part_win_size 2 2 4 --warmup_epochs 2 "
+    "--save_ckpt_freq 10"
 ).split()
 FINETUNE = (
     "--model lgi_former_tiny_patch16_64 --input_size 64 --short_side_size 64 --data_set synthetic --batch_size 16 "
@@ -85,7 +86,8 @@ def pretrain(data, out, motion, epochs):
 
 
 def subset(split, out, per_class, seed, repeat_to):
-    """train.csv with `per_class` clips of each class drawn by `seed`, repeated to about `repeat_to` rows."""
+    """train.csv with `per_class` clips of each class drawn by `seed`, repeated to about `repeat_to` rows (the
+    repeats as symbolic links under `out/repeats/`: an annotation file may not list a clip twice)."""
     samples = read_annotations(split / "train.csv")
     rng = np.random.default_rng(seed)
     chosen = []
@@ -94,7 +96,14 @@ def subset(split, out, per_class, seed, repeat_to):
         if per_class > len(pool):
             raise SystemExit(f"error: {split}/train.csv has {len(pool)} clips of class {label}, asked {per_class}")
         chosen += [pool[i] for i in rng.choice(len(pool), per_class, replace=False)]
-    rows = [(s.path, s.label) for s in chosen] * max(1, round(repeat_to / len(chosen)))
+    rows = [(s.path, s.label) for s in chosen]
+    for r in range(1, max(1, round(repeat_to / len(chosen)))):
+        for s in chosen:
+            link = out / "repeats" / f"{r}_{Path(s.path).name}"
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.is_symlink():
+                link.symlink_to(s.path)
+            rows.append((str(link), s.label))
     out.mkdir(parents=True, exist_ok=True)
     write_annotations(out / "train.csv", rows)
     for name in ("val", "test"):
@@ -159,11 +168,11 @@ def lr_sweep(args, fold, inits, repeat_to):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("saved/bench/label_efficiency"))
-    p.add_argument("--per_class", type=int, nargs="+", default=[2, 5, 10, 30, 60])
+    p.add_argument("--per_class", type=int, nargs="+", default=[5, 20, 60])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--num_clips", type=int, default=700, help="labelled clips (fold 1 trains on 3/5)")
     p.add_argument("--num_pretrain", type=int, default=3000)
-    p.add_argument("--pretrain_epochs", type=int, default=30)
+    p.add_argument("--pretrain_epochs", type=int, default=100)
     p.add_argument("--appearance_motion_checkpoint", default=None, help="reuse this MAE-DFER pretraining")
     p.add_argument("--epochs", type=int, default=30, help="fine-tuning epochs of every run")
     p.add_argument("--lr_scratch", type=float, default=4e-3, help="base lr from scratch (chosen on val)")

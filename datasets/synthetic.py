@@ -11,6 +11,8 @@ purpose.
 
     python -m datasets.synthetic --out saved/data/synthetic --num_clips 350 --num_pretrain 700 --seed 0
 
+(`--onset 0.4` makes demo videos: each face rests for the first 40% of its clip, then the expression starts.)
+
 writes
     frames/clip_00000/00001.jpg ...    labelled clips as frame folders (DFEW layout)
     videos/clip_00000.mp4              the same clips as H.264 mp4
@@ -85,14 +87,17 @@ def _identity(rng, size):
     )
 
 
-def expression_track(rng, label, num_frames, rest, talk):
+def expression_track(rng, label, num_frames, rest, talk, onset=0):
     """(T, 7) control values: the resting face, and the class's expression coming and going in bursts (as in a
-    laugh or a sob) from a random phase, period and intensity."""
+    laugh or a sob) from a random phase, period and intensity. With `onset` > 0 the face rests until that frame
+    and the first burst starts there."""
     period = rng.uniform(12, 28)
     phase = rng.uniform(0, 2 * math.pi)
     intensity = rng.uniform(1.2, 1.6)
     t = np.arange(num_frames)
-    burst = 0.5 - 0.5 * np.cos(2 * math.pi * t / period + phase)
+    if onset > 0:  # no expression before the onset, a burst rising from it
+        phase = -2 * math.pi * onset / period
+    burst = np.where(t >= onset, 0.5 - 0.5 * np.cos(2 * math.pi * t / period + phase), 0.0)
     track = rest + intensity * EXPRESSIONS[label] * burst[:, None]
     track += rng.normal(0, 0.03, track.shape)
     amplitude, speed = talk
@@ -186,11 +191,12 @@ def _draw_frame(face, controls, offset, roll_degrees):
     return canvas.frame
 
 
-def render_clip(seed, label, num_frames=32, size=160):
-    """(T, size, size, 3) uint8 RGB frames of one clip of class `label`, a pure function of its arguments."""
+def render_clip(seed, label, num_frames=32, size=160, onset=0):
+    """(T, size, size, 3) uint8 RGB frames of one clip of class `label`, a pure function of its arguments; the
+    expression starts at frame `onset`."""
     rng = np.random.default_rng(seed)
     face = _identity(rng, size)
-    track = expression_track(rng, label, num_frames, face["rest"], face["talk"])
+    track = expression_track(rng, label, num_frames, face["rest"], face["talk"], onset)
     (sway, sway_speed, sway_phase), (roll, roll_speed, roll_phase) = face["sway"], face["roll"]
     # Sensor noise: each frame takes a random window of a few larger noise fields (cheaper than fresh noise).
     margin = 16
@@ -206,10 +212,10 @@ def render_clip(seed, label, num_frames=32, size=160):
 
 
 def _clip_job(job):
-    """Render one clip and write it; job = (out, kind, index, seed, label, num_frames, size, fps)."""
-    out, kind, index, seed, label, num_frames, size, fps = job
+    """Render one clip and write it; job = (out, kind, index, seed, label, num_frames, size, fps, onset)."""
+    out, kind, index, seed, label, num_frames, size, fps, onset = job
     name = f"clip_{index:05d}"
-    frames = render_clip(seed, label, num_frames, size)
+    frames = render_clip(seed, label, num_frames, size, onset)
     if kind == "labelled":
         folder = os.path.join(out, "frames", name)
         os.makedirs(folder, exist_ok=True)
@@ -221,15 +227,15 @@ def _clip_job(job):
     return kind, index, label
 
 
-def _jobs(out, kind, count, seed, num_frames, size, fps):
+def _jobs(out, kind, count, seed, num_frames, size, fps, onset=0.0):
     """Labelled clips cycle through the classes fold by fold; each unlabelled clip shows a random class
-    (written as label 0: the pool is unlabelled)."""
+    (written as label 0: the pool is unlabelled). The expression starts `onset` of the way into each clip."""
     stream = 0 if kind == "labelled" else 1
     for index in range(count):
         rng = np.random.default_rng([seed, stream, index])
         length = int(rng.integers(num_frames * 3 // 4, num_frames * 5 // 4 + 1))
-        label = (index // NUM_FOLDS) if kind == "labelled" else int(rng.integers(len(DFEW_CLASSES)))
-        yield out, kind, index, [seed, stream, index, 1], label % len(DFEW_CLASSES), length, size, fps
+        label = (index // NUM_FOLDS) % len(DFEW_CLASSES) if kind == "labelled" else int(rng.integers(len(DFEW_CLASSES)))
+        yield out, kind, index, [seed, stream, index, 1], label, length, size, fps, round(onset * length)
 
 
 def _write_splits(out, num_clips):
@@ -247,21 +253,25 @@ def _write_splits(out, num_clips):
                 write_annotations(os.path.join(root, f"split{fold + 1:02d}", f"{name}.csv"), part)
 
 
-def recipe(num_clips, num_pretrain, num_frames, size, seed, fps):
+def recipe(num_clips, num_pretrain, num_frames, size, seed, fps, onset):
     """What a generated set is a pure function of: its arguments and this file."""
     with open(__file__, "rb") as source:
         generator = hashlib.sha1(source.read()).hexdigest()
     return dict(num_clips=num_clips, num_pretrain=num_pretrain, num_frames=num_frames, size=size, seed=seed, fps=fps,
-                generator=generator)  # fmt: skip
+                onset=onset, generator=generator)  # fmt: skip
 
 
-def generate(out, num_clips=350, num_pretrain=700, num_frames=32, size=160, seed=0, fps=25, workers=2, reuse=False):
+def generate(
+    out, num_clips=350, num_pretrain=700, num_frames=32, size=160, seed=0, fps=25, workers=2, reuse=False, onset=0.0
+):
     """Write the dataset under `out` (layout in the module docstring) and, last, its recipe.json. With `reuse`,
     a finished set of the same recipe is kept as it is. Returns counts, seconds and whether it was reused."""
     if size % 2:
         raise ValueError(f"size must be even for H.264, got {size}")
+    if not 0 <= onset < 1:
+        raise ValueError(f"onset is a fraction of the clip in [0, 1), got {onset}")
     start = time.perf_counter()
-    wanted = recipe(num_clips, num_pretrain, num_frames, size, seed, fps)
+    wanted = recipe(num_clips, num_pretrain, num_frames, size, seed, fps, onset)
     recipe_path = os.path.join(out, "recipe.json")
     if reuse and os.path.exists(recipe_path):
         with open(recipe_path) as f:
@@ -270,8 +280,8 @@ def generate(out, num_clips=350, num_pretrain=700, num_frames=32, size=160, seed
     for folder in ("frames", "videos", "pretrain"):
         os.makedirs(os.path.join(out, folder), exist_ok=True)
     jobs = [
-        *_jobs(out, "labelled", num_clips, seed, num_frames, size, fps),
-        *_jobs(out, "pretrain", num_pretrain, seed, num_frames, size, fps),
+        *_jobs(out, "labelled", num_clips, seed, num_frames, size, fps, onset),
+        *_jobs(out, "pretrain", num_pretrain, seed, num_frames, size, fps, onset),
     ]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
@@ -299,10 +309,15 @@ def main():
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--reuse", action="store_true", help="keep a finished set of the same recipe and generator")
+    parser.add_argument("--onset", type=float, default=0.0,
+                        help="the face rests for this fraction of each clip before the expression starts (demo "
+                        "videos; 0: the expression comes and goes from the first frame)")  # fmt: skip
     args = parser.parse_args()
+    if not 0 <= args.onset < 1:
+        parser.error(f"--onset is a fraction of the clip in [0, 1), got {args.onset}")
     summary = generate(
         args.out, args.num_clips, args.num_pretrain, args.num_frames, args.size, args.seed, args.fps, args.workers,
-        args.reuse,
+        args.reuse, args.onset,
     )  # fmt: skip
     counts = f"{summary['num_clips']} labelled and {summary['num_pretrain']} pretraining clips"
     if summary["reused"]:

@@ -30,7 +30,7 @@ def test_quickstart_recipe_runs_end_to_end(tmp_path):
     for run in results.values():
         assert run["num_videos"] == 7 and 0 <= run["uar"] <= 100 and 0 <= run["war"] <= 100
 
-    video, label = (tmp_path / "data" / "mp4" / "split01" / "test.csv").read_text().split()[:2]
+    video, label = (tmp_path / "data" / "demo" / "mp4" / "split01" / "test.csv").read_text().split()[:2]
     report = json.loads((tmp_path / "out" / "demo" / Path(video).stem / "predictions.json").read_text())
     assert report["true_label"] == DFEW_CLASSES[int(label)]
     assert f"true class {DFEW_CLASSES[int(label)]}" in done.stdout

@@ -68,6 +68,20 @@ def test_a_linear_classifier_on_any_single_frame_does_not_recover_the_class():
     assert max(single.values()) < 0.4 and motion > max(single.values()) + 0.15, (single, motion)
 
 
+def test_with_an_onset_the_face_rests_until_it():
+    """Demo videos: the same identity and draws as a neutral clip before the onset, the expression after it."""
+    face = _identity(np.random.default_rng(5), 64)
+
+    def track(label):
+        return expression_track(np.random.default_rng(6), label, 60, face["rest"], face["talk"], onset=30)
+
+    surprise, neutral = track(4), track(2)
+    np.testing.assert_array_equal(surprise[:31], neutral[:31])  # the burst rises from 0 at frame 30
+    assert np.abs(surprise[31:] - neutral[31:]).max() > 1
+    with pytest.raises(ValueError, match="onset is a fraction"):
+        generate("unused", onset=1.5)
+
+
 def test_confusable_pairs_share_most_controls():
     happy, sad, neutral, angry, surprise, disgust, fear = EXPRESSIONS
     for a, b, unrelated in ((surprise, fear, sad), (angry, disgust, happy)):

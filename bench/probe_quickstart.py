@@ -25,7 +25,7 @@ import torch
 
 from datasets.specs import get_spec
 from engine.checkpoint import save_checkpoint
-from engine.features import FeatureSettings, extract_features
+from engine.features import FeatureError, FeatureSettings, extract_features
 from engine.probe import probe_folds
 from models import create_model, read_checkpoint
 from models.pretrained import encoder_from_checkpoint
@@ -98,7 +98,10 @@ def main():
     start = time.time()
     settings = FeatureSettings(test_num_segment=2, test_num_crop=1, batch_size=args.batch_size,
                                num_workers=args.num_workers)  # fmt: skip
-    rows = run(args.data, args.checkpoint, args.out, args.seeds, settings)
+    try:
+        rows = run(args.data, args.checkpoint, args.out, args.seeds, settings)
+    except FeatureError as err:  # e.g. features of another checkpoint in --out
+        raise SystemExit(f"error: {err}") from None
     table = report(rows, args.seeds, args.data, args.checkpoint)
     out = Path(args.out)
     (out / "probe_quickstart.md").write_text(table + "\n")

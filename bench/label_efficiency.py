@@ -148,6 +148,7 @@ def plot(path, results, sizes):
         ax.errorbar(sizes, uars.mean(1), yerr=uars.std(1), marker="o", capsize=3, label=NAMES[start])
     ax.axhline(100 / 7, color="grey", linestyle=":", label="chance")
     ax.set_xscale("log")
+    ax.minorticks_off()
     ax.set_xticks(sizes, [str(k) for k in sizes])
     ax.set_xlabel("labelled training clips per class")
     ax.set_ylabel("test UAR (%), mean +- std over seeds")

@@ -313,12 +313,13 @@ def main():
                         help="the face rests for this fraction of each clip before the expression starts (demo "
                         "videos; 0: the expression comes and goes from the first frame)")  # fmt: skip
     args = parser.parse_args()
-    if not 0 <= args.onset < 1:
-        parser.error(f"--onset is a fraction of the clip in [0, 1), got {args.onset}")
-    summary = generate(
-        args.out, args.num_clips, args.num_pretrain, args.num_frames, args.size, args.seed, args.fps, args.workers,
-        args.reuse, args.onset,
-    )  # fmt: skip
+    try:
+        summary = generate(
+            args.out, args.num_clips, args.num_pretrain, args.num_frames, args.size, args.seed, args.fps,
+            args.workers, args.reuse, args.onset,
+        )  # fmt: skip
+    except ValueError as err:  # an odd --size or an --onset outside [0, 1)
+        parser.error(str(err))
     counts = f"{summary['num_clips']} labelled and {summary['num_pretrain']} pretraining clips"
     if summary["reused"]:
         print(f"reusing {counts} in {args.out}: same recipe and generator ({args.out}/recipe.json)")

@@ -97,10 +97,10 @@ def subset(split, out, per_class, seed, repeat_to):
             raise SystemExit(f"error: {split}/train.csv has {len(pool)} clips of class {label}, asked {per_class}")
         chosen += [pool[i] for i in rng.choice(len(pool), per_class, replace=False)]
     rows = [(s.path, s.label) for s in chosen]
+    (out / "repeats").mkdir(parents=True, exist_ok=True)
     for r in range(1, max(1, round(repeat_to / len(chosen)))):
         for s in chosen:
             link = out / "repeats" / f"{r}_{Path(s.path).name}"
-            link.parent.mkdir(parents=True, exist_ok=True)
             if not link.is_symlink():
                 link.symlink_to(s.path)
             rows.append((str(link), s.label))

@@ -3,7 +3,7 @@
 # generate the data (64 x 64 face crops), pretrain the tiny LGI-Former briefly to show both MAE losses falling,
 # fine-tune on fold 1 (60 labelled clips per class) from the shipped pretrained checkpoint and from scratch
 # with the same recipe and budget, test both, write saved/model/quickstart/results.json, and run the demo
-# on a test video. docs/quickstart.md explains the choices and how the shipped checkpoint was made.
+# on a new generated video. docs/quickstart.md explains the choices and how the shipped checkpoint was made.
 #   REPRETRAIN=1 bash scripts/quickstart.sh   re-creates the shipped checkpoint (100 epochs, about 45 min)
 #                                             with the exact command below and fine-tunes from it instead
 set -euo pipefail

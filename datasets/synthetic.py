@@ -227,6 +227,11 @@ def _clip_job(job):
     return kind, index, label
 
 
+def _labelled_class(index):
+    """Labelled clip `index`'s class: five clips (one per fold) of each class in turn."""
+    return (index // NUM_FOLDS) % len(DFEW_CLASSES)
+
+
 def _jobs(out, kind, count, seed, num_frames, size, fps, onset=0.0):
     """Labelled clips cycle through the classes fold by fold; each unlabelled clip shows a random class
     (written as label 0: the pool is unlabelled). The expression starts `onset` of the way into each clip."""
@@ -234,13 +239,13 @@ def _jobs(out, kind, count, seed, num_frames, size, fps, onset=0.0):
     for index in range(count):
         rng = np.random.default_rng([seed, stream, index])
         length = int(rng.integers(num_frames * 3 // 4, num_frames * 5 // 4 + 1))
-        label = (index // NUM_FOLDS) % len(DFEW_CLASSES) if kind == "labelled" else int(rng.integers(len(DFEW_CLASSES)))
+        label = _labelled_class(index) if kind == "labelled" else int(rng.integers(len(DFEW_CLASSES)))
         yield out, kind, index, [seed, stream, index, 1], label, length, size, fps, round(onset * length)
 
 
 def _write_splits(out, num_clips):
     """Fold k: test on clips with index % 5 == k - 1, validate on the next residue, train on the rest."""
-    labels = [(index // NUM_FOLDS) % len(DFEW_CLASSES) for index in range(num_clips)]
+    labels = [_labelled_class(index) for index in range(num_clips)]
     layouts = (
         (out, lambda i: os.path.join(out, "frames", f"clip_{i:05d}")),
         (os.path.join(out, "mp4"), lambda i: os.path.join(out, "videos", f"clip_{i:05d}.mp4")),

@@ -5,7 +5,8 @@ supervised model given plenty of labels (the task's ceiling).
     python -m bench.label_efficiency                                   # hours on 2 CPU cores; resumable
     python -m bench.label_efficiency --lr_sweep 4e-3 1.6e-2 6.4e-2     # choose each start's lr on val first
 
-Every run goes through the real entry points with the quick start's recipe (scripts/quickstart.sh):
+Every run goes through the real entry points with the quick start's recipe (scripts/quickstart.sh), for
+`--epochs` epochs as long as fold 1's train split (26 steps with the default 700 clips):
 1. `datasets.synthetic` writes the set at 64 px: `--num_clips` labelled clips (fold 1: 3/5 train, 1/5 val,
    1/5 test) and the unlabelled pool (the same pool as the quick start's: same seed).
 2. `run_pretraining.py` pretrains twice on the pool with the same command and budget, once with the motion

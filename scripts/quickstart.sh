@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole pipeline on the embedded, procedurally generated face-video dataset, on CPU, in about 10 minutes:
+# The whole pipeline on the embedded, procedurally generated face-video dataset, on CPU, in about 11 minutes:
 # generate the data (64 x 64 face crops), pretrain the tiny LGI-Former briefly to show both MAE losses falling,
 # fine-tune on fold 1 (120 labelled clips per class) from the shipped pretrained checkpoint and from scratch
 # with the same recipe and budget, test both, write saved/model/quickstart/results.json, and run the demo

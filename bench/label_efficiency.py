@@ -132,8 +132,7 @@ def table(results, sizes, ceiling):
     if ceiling:
         lines.append(
             f"\nCeiling, from scratch with {ceiling['per_class']} labelled clips per class for {ceiling['epochs']} "
-            f"epochs: test UAR "
-            f"{ceiling['uar']:.1f}, WAR {ceiling['war']:.1f} on {ceiling['num_samples']} videos."
+            f"epochs: test UAR {ceiling['uar']:.1f}, WAR {ceiling['war']:.1f} on {ceiling['num_samples']} videos."
         )
     return "\n".join(lines)
 

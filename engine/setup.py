@@ -63,6 +63,18 @@ def keep_freed_memory():
     return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
 
 
+def release_freed_memory():
+    """Hand what malloc holds free back to the OS (glibc's malloc_trim); True if it released any. With
+    keep_freed_memory a process keeps its high-water mark, and over a long stream freed blocks that no
+    longer fit the next request add up: calling this now and then keeps memory from growing with the stream.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc
+        return False
+    return bool(libc.malloc_trim(0))
+
+
 def start_run(args):
     """What both entry points do first: the device (torch.distributed under torchrun), freed-memory reuse on
     CPU, the per-rank seed; returns (device, amp dtype, output folder or None, logger)."""

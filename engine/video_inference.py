@@ -20,7 +20,10 @@ import numpy as np
 import torch
 
 from datasets.transforms import clip_tensor
+from engine.setup import release_freed_memory
 from preprocess.face_crop import crop_faces
+
+RELEASE_EVERY = 32  # batches between hand-backs of freed memory: a page fault per page every 32 batches
 
 
 @dataclass
@@ -123,6 +126,8 @@ def run_windows(
             windows[w].probs = probs
         stats.batches += 1
         waiting.clear()
+        if stats.batches % RELEASE_EVERY == 0:
+            release_freed_memory()  # what malloc keeps must not grow with the video's length
 
     def hand_on(first, stop):  # frames [first, stop), whose covering windows all have their prediction
         for u in range(first, stop):

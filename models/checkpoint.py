@@ -18,9 +18,10 @@ class CheckpointError(ValueError):
     pass
 
 
-def read_checkpoint(path):
+def read_checkpoint(path, mmap=False):
     """Open a checkpoint file safely (a .pth, or a .safetensors with its JSON config); one-line
-    CheckpointError on any problem."""
+    CheckpointError on any problem. `mmap`: a .pth's tensors stay in the file until used (a classifier needs
+    the weights, not the optimizer state); for reading only, as the tensors are pages of the file."""
     if str(path).endswith(".safetensors"):
         from .safetensors_io import read_safetensors
 
@@ -29,7 +30,7 @@ def read_checkpoint(path):
         raise CheckpointError(f"{path}: an ONNX model runs in ONNX Runtime (models.onnx_export.OnnxClassifier)")
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap and zipfile.is_zipfile(path))
     except FileNotFoundError:
         raise CheckpointError(f"{path}: checkpoint file not found") from None
     except Exception as err:  # corrupt file, foreign pickle, truncated download
@@ -196,7 +197,7 @@ def classifier_from_checkpoint(path, checkpoint=None):
     `checkpoint`: the file's contents when already read."""
     from .registry import create_model, model_from_config
 
-    checkpoint = read_checkpoint(path) if checkpoint is None else checkpoint
+    checkpoint = read_checkpoint(path, mmap=True) if checkpoint is None else checkpoint
     state_dict = state_dict_of(checkpoint, path)
     if is_pretrain_state_dict(state_dict):
         raise CheckpointError(f"{path}: is a pretraining checkpoint; fine-tune it first (run_finetuning.py)")

@@ -108,10 +108,12 @@ def test_classifier_rebuilds_from_an_upstream_release(tmp_path):
         classifier_from_checkpoint(path)
 
 
-def test_classifier_rebuilds_from_a_bare_state_dict(tmp_path):
+@pytest.mark.parametrize("zip_format", [True, False])  # the zip format is memory-mapped, the legacy one read
+def test_classifier_rebuilds_from_a_bare_state_dict(tmp_path, zip_format):
     from models.checkpoint import classifier_from_checkpoint
 
     path = tmp_path / "bare.pth"
-    torch.save(finetune_state(), path)  # sizes from shapes: 64-d, 2 blocks, one 64-d head
+    torch.save(finetune_state(), path, _use_new_zipfile_serialization=zip_format)  # 64-d, 2 blocks, a 64-d head
     model, _ = classifier_from_checkpoint(path)
     assert model.embed_dim == 64 and len(model.blocks) == 2 and model.num_classes == 7
+    assert torch.equal(model.head.weight, finetune_state()["head.weight"])

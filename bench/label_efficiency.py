@@ -215,8 +215,8 @@ def main(argv=None):
         per_class = len(read_annotations(big / "split01" / "train.csv")) // 7
         for start in ("scratch", "appearance_motion"):
             lr = args.lr_scratch if start == "scratch" else args.lr_pretrained
-            run = args.out / "runs" / f"ceiling_{start}_e{args.ceiling_epochs}"
-            metrics = finetune(big / "split01", run, inits[start], lr, args.ceiling_epochs)
+            run_dir = args.out / "runs" / f"ceiling_{start}_e{args.ceiling_epochs}"
+            metrics = finetune(big / "split01", run_dir, inits[start], lr, args.ceiling_epochs)
             ceiling[start] = {**metrics, "per_class": per_class, "epochs": args.ceiling_epochs}
     runs = [r for start in STARTS for k in args.per_class for r in results[start][k]] + list(ceiling.values())
     train_hours = sum(r["train_seconds"] for r in runs) / 3600

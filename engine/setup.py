@@ -55,9 +55,8 @@ def keep_freed_memory():
     base-model forward at batch 4, 5-20% of its time. With mmap off and trimming off, freed blocks are
     reused (the effect of running under jemalloc or tcmalloc). The process keeps its peak memory.
     """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc
+    libc = _glibc()
+    if libc is None:
         return False
     m_trim_threshold, m_mmap_max = -1, -4
     return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
@@ -68,11 +67,16 @@ def release_freed_memory():
     keep_freed_memory a process keeps its high-water mark, and over a long stream freed blocks that no
     longer fit the next request add up: calling this now and then keeps memory from growing with the stream.
     """
+    libc = _glibc()
+    return libc is not None and bool(libc.malloc_trim(0))
+
+
+def _glibc():
+    """The C library when it is glibc, whose malloc the two functions above tune; None elsewhere."""
     try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc
-        return False
-    return bool(libc.malloc_trim(0))
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
 
 
 def start_run(args):

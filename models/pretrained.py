@@ -100,5 +100,5 @@ def encoder_from_checkpoint(path):
     if is_pretrain_state_dict(state_dict_of(checkpoint, path)):
         model, checkpoint = mae_from_checkpoint(path, checkpoint)
         return Encoder(model.encoder, "pretrain", checkpoint_args(checkpoint), path=str(path))
-    model, checkpoint = classifier_from_checkpoint(path)
+    model, checkpoint = classifier_from_checkpoint(path, checkpoint)
     return Encoder(model, "finetune", checkpoint_args(checkpoint), classifier=model, path=str(path))

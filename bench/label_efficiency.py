@@ -199,13 +199,14 @@ def main(argv=None):
     if args.lr_sweep:
         lr_sweep(args, fold, inits, repeat_to)
         return
+    lrs = {start: args.lr_scratch if start == "scratch" else args.lr_pretrained for start in STARTS}
     results = {start: {k: [] for k in args.per_class} for start in STARTS}
     for seed in args.seeds:
         for k in args.per_class:
             split = subset(fold, args.out / "splits" / f"seed{seed}_k{k}", k, seed, repeat_to)
             for start in STARTS:
-                lr = args.lr_scratch if start == "scratch" else args.lr_pretrained
-                metrics = finetune(split, args.out / "runs" / f"seed{seed}_k{k}_{start}", inits[start], lr, args.epochs)
+                run_dir = args.out / "runs" / f"seed{seed}_k{k}_{start}"
+                metrics = finetune(split, run_dir, inits[start], lrs[start], args.epochs)
                 results[start][k].append(metrics)
                 print(f"seed {seed}, {k} per class, {NAMES[start]}: test UAR {metrics['uar']:.1f}", flush=True)
     ceiling = {}
@@ -214,9 +215,8 @@ def main(argv=None):
         generate(big, args.ceiling_per_class * 7 * 5 // 3, 0, seed=1)
         per_class = len(read_annotations(big / "split01" / "train.csv")) // 7
         for start in ("scratch", "appearance_motion"):
-            lr = args.lr_scratch if start == "scratch" else args.lr_pretrained
             run_dir = args.out / "runs" / f"ceiling_{start}_e{args.ceiling_epochs}"
-            metrics = finetune(big / "split01", run_dir, inits[start], lr, args.ceiling_epochs)
+            metrics = finetune(big / "split01", run_dir, inits[start], lrs[start], args.ceiling_epochs)
             ceiling[start] = {**metrics, "per_class": per_class, "epochs": args.ceiling_epochs}
     runs = [r for start in STARTS for k in args.per_class for r in results[start][k]] + list(ceiling.values())
     train_hours = sum(r["train_seconds"] for r in runs) / 3600

@@ -39,13 +39,14 @@ from models.export_config import write_config
 from models.onnx_export import OnnxClassifier, export_onnx, quantize_int8
 
 
-def load_clips(data, count, num_classes, sampling_rate, input_size):
+def load_clips(data, count, num_classes, num_frames, sampling_rate, input_size):
     """(count, T, S, S, 3) uint8 clips and their labels from train/val/test.csv under `data`."""
     clips, labels = [], []
     for name in ("test.csv", "val.csv", "train.csv"):
         dataset = FinetuneDataset(
-            Path(data) / name, "val", num_classes, sampling_rate=sampling_rate, input_size=input_size
-        )
+            Path(data) / name, "val", num_classes, num_frames=num_frames, sampling_rate=sampling_rate,
+            input_size=input_size, short_side_size=input_size,
+        )  # fmt: skip
         for i in range(min(len(dataset), count - len(clips))):
             video, label = dataset[i]
             clips.append(video)
@@ -162,7 +163,7 @@ def main(argv=None):
     print(f"exported {fp32} and {int8} in {time.perf_counter() - started:.0f} s")
     sampling_rate = getattr(checkpoint.get("args"), "sampling_rate", None) or 4
     _, num_frames, input_size, _ = model.patch_embed.input_shape
-    clips, labels = load_clips(args.data, args.clips, model.num_classes, sampling_rate, input_size)
+    clips, labels = load_clips(args.data, args.clips, model.num_classes, num_frames, sampling_rate, input_size)
     runtimes = {
         "PyTorch float32": model,
         "ONNX Runtime float32": OnnxClassifier(fp32, threads=args.threads),

@@ -67,10 +67,11 @@ def main(argv=None):
     spec = get_spec(args.data_set)
     torch.manual_seed(args.seed)
     model = create_model(args.model, num_classes=spec.num_classes).eval()
-    size = model.patch_embed.input_shape[2]
+    _, num_frames, size, _ = model.patch_embed.input_shape
     train = FinetuneDataset(
-        f"{args.data}/train.csv", "val", spec.num_classes, sampling_rate=spec.sampling_rate, input_size=size
-    )
+        f"{args.data}/train.csv", "val", spec.num_classes, num_frames=num_frames,
+        sampling_rate=spec.sampling_rate, input_size=size, short_side_size=size,
+    )  # fmt: skip
     if args.max_clips:
         train = torch.utils.data.Subset(train, range(min(args.max_clips, len(train))))
     features, labels = head_inputs(model, train, args.batch_size)

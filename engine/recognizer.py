@@ -32,7 +32,7 @@ from datasets.specs import get_spec
 from datasets.transforms import normalize
 from datasets.video_io import VideoReadError, stream_frames
 from engine.report import AnnotatedVideo, overall_prediction, window_rows
-from engine.video_inference import StreamStats, Window, frame_timeline, run_windows
+from engine.video_inference import StreamStats, Window, frame_timeline, handing_back_memory, run_windows
 from preprocess.face_detect import build_detector
 from preprocess.face_track import FaceTrack, detect_and_track, whole_frame_track
 
@@ -213,7 +213,8 @@ class Recognizer:
             height, width = next(frames).shape[:2]
             return whole_frame_track(1 + sum(1 for _ in frames), height, width)
         every = self.detect_every
-        return detect_and_track(source.readable_frames(lambda t: t % every == 0), self.detector, every)
+        frames = handing_back_memory(source.readable_frames(lambda t: t % every == 0))
+        return detect_and_track(frames, self.detector, every)
 
     @torch.inference_mode()
     def probabilities(self, clips):

@@ -24,6 +24,7 @@ from engine.setup import release_freed_memory
 from preprocess.face_crop import crop_faces
 
 RELEASE_EVERY = 32  # batches between hand-backs of freed memory: a page fault per page every 32 batches
+RELEASE_EVERY_FRAMES = 1024  # the same for the first pass (decoding and face detection), in frames
 
 
 @dataclass
@@ -33,6 +34,16 @@ class Window:
     indices: np.ndarray  # (clip_len,) sampled frames
     has_face: bool
     probs: np.ndarray | None = None  # (K,) softmax, None without a face
+
+
+def handing_back_memory(frames):
+    """The frames as they come, handing freed memory back every RELEASE_EVERY_FRAMES of them: the first pass
+    must not grow with the video's length either (without it, 12 minutes into the first pass over a 60-minute
+    video malloc held 0.75 GB of free blocks)."""
+    for count, frame in enumerate(frames, 1):
+        yield frame
+        if count % RELEASE_EVERY_FRAMES == 0:
+            release_freed_memory()
 
 
 def plan_windows(num_frames, clip_len=16, stride=4, hop=16):

@@ -129,17 +129,14 @@ def test_a_long_stretch_without_a_face_is_not_held_in_memory(checkpoint):
 def test_both_passes_hand_freed_memory_back_as_the_video_goes(checkpoint, monkeypatch):
     """With malloc keeping freed blocks (the demo's setting), a long video would otherwise grow what it holds."""
     calls = []
-    monkeypatch.setattr(video_inference, "release_freed_memory", lambda: calls.append(len(calls)))
+    monkeypatch.setattr(video_inference, "release_freed_memory", lambda: calls.append(1))
     monkeypatch.setattr(video_inference, "RELEASE_EVERY_FRAMES", 100)
     monkeypatch.setattr(video_inference, "RELEASE_EVERY", 2)
     rec = recognizer(checkpoint, detector=BrightFaceDetector(), batch_size=4)
-    counts = []
     for length in (400, 800):
         calls.clear()
         result = rec(np.repeat(render_clip(1, 2, num_frames=20, size=64), length // 20, axis=0))
-        assert len(calls) == length // 100 + result.stats.batches // 2
-        counts.append(len(calls))
-    assert counts[1] > 1.8 * counts[0]
+        assert len(calls) == length // 100 + result.stats.batches // 2  # first pass + second pass
 
 
 def test_a_path_a_frame_folder_and_an_array_give_the_same_result(tmp_path, checkpoint, face_video):

@@ -32,7 +32,7 @@ from datasets.video_io import VideoWriter
 
 FPS = 25
 ROOT = Path(__file__).resolve().parents[1]
-HEADER = ("demo", "video", "frames", "peak RSS GB", "CPU s", "CPU s per video s", "wall s", "load before", "exit")
+HEADER = ("demo", "video", "frames", "peak RSS GiB", "CPU s", "CPU s per video s", "wall s", "load before", "exit")
 
 
 def long_face_video(path, minutes, seed=11):
@@ -94,7 +94,7 @@ def main(argv=None):
             rss, cpu, wall, code, last = run_demo(tree, video, checkpoint, workdir / f"out_{name}", options)
             rows.append((name, f"{minutes:g} min", round(minutes * 60 * FPS), f"{rss / 2**30:.2f}", f"{cpu:.0f}",
                          f"{cpu / (minutes * 60):.2f}", f"{wall:.0f}", f"{load:.1f}", code))  # fmt: skip
-            print(f"{name}, {minutes:g} min: peak {rss / 2**30:.2f} GB, CPU {cpu:.0f} s, wall {wall:.0f} s, "
+            print(f"{name}, {minutes:g} min: peak {rss / 2**30:.2f} GiB, CPU {cpu:.0f} s, wall {wall:.0f} s, "
                   f"exit {code}: {last}", flush=True)  # fmt: skip
 
     print(f"\n{args.model} (random weights), --detector {args.detector} --detect_every {args.detect_every} "

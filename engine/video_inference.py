@@ -23,8 +23,7 @@ from datasets.transforms import clip_tensor
 from engine.setup import release_freed_memory
 from preprocess.face_crop import crop_faces
 
-RELEASE_EVERY = 32  # batches between hand-backs of freed memory: a page fault per page every 32 batches
-RELEASE_EVERY_FRAMES = 1024  # the same for the first pass (decoding and face detection), in frames
+RELEASE_EVERY_FRAMES = 1024  # first-pass frames between hand-backs of freed memory (the second pass: every batch)
 
 
 @dataclass
@@ -137,8 +136,7 @@ def run_windows(
             windows[w].probs = probs
         stats.batches += 1
         waiting.clear()
-        if stats.batches % RELEASE_EVERY == 0:
-            release_freed_memory()  # what malloc keeps must not grow with the video's length
+        release_freed_memory()  # what malloc keeps must not grow with the video's length (a page fault per page)
 
     def hand_on(first, stop):  # frames [first, stop), whose covering windows all have their prediction
         for u in range(first, stop):

@@ -131,12 +131,11 @@ def test_both_passes_hand_freed_memory_back_as_the_video_goes(checkpoint, monkey
     calls = []
     monkeypatch.setattr(video_inference, "release_freed_memory", lambda: calls.append(1))
     monkeypatch.setattr(video_inference, "RELEASE_EVERY_FRAMES", 100)
-    monkeypatch.setattr(video_inference, "RELEASE_EVERY", 2)
     rec = recognizer(checkpoint, detector=BrightFaceDetector(), batch_size=4)
     for length in (400, 800):
         calls.clear()
         result = rec(np.repeat(render_clip(1, 2, num_frames=20, size=64), length // 20, axis=0))
-        assert len(calls) == length // 100 + result.stats.batches // 2  # first pass + second pass
+        assert len(calls) == length // 100 + result.stats.batches  # first pass + second pass
 
 
 def test_a_path_a_frame_folder_and_an_array_give_the_same_result(tmp_path, checkpoint, face_video):

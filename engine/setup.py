@@ -3,6 +3,7 @@ schedules."""
 
 import argparse
 import ctypes
+import functools
 import importlib.util
 import os
 import shutil
@@ -71,8 +72,10 @@ def release_freed_memory():
     return libc is not None and bool(libc.malloc_trim(0))
 
 
+@functools.cache
 def _glibc():
-    """The C library when it is glibc, whose malloc the two functions above tune; None elsewhere."""
+    """The C library when it is glibc, whose malloc the two functions above tune; None elsewhere. Opened once:
+    the windows hand memory back after every batch."""
     try:
         return ctypes.CDLL("libc.so.6")
     except OSError:

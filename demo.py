@@ -1,15 +1,17 @@
-"""Emotion timeline of a video: find the face, slide the fine-tuned model over it, write a report.
+"""Emotion timelines of a video, one per person: find every face, follow each person, slide the fine-tuned
+model over each face, write a report.
 
-    python demo.py my_video.mp4                          # after the quick start: uses its checkpoint
+    python demo.py my_video.mp4                          # the model in checkpoint/, else the quick start's
     python demo.py my_video.mp4 --checkpoint dfew_fold1.pth --labels dfew
+    python demo.py clip.mp4 --faces main                 # only the person with the most face (DFEW-style clips)
     python demo.py frames_folder/ --fps 30
     python demo.py --webcam 0 --max_seconds 10           # record from a camera, then analyse
 
-Writes to output/<video name>/: annotated.mp4 (face box, label, one bar per class), timeline.png,
-predictions.json and predictions.csv (per window: start/end time and probabilities, plus the overall
-label), and prints a summary with the time taken. Stretches without a face are reported as such; a video that
-stops decoding part way is analysed up to there. The video is streamed (engine/recognizer.py, the Python API
-behind this script): memory does not grow with its length.
+Writes to output/<video name>/: annotated.mp4 (each person's box with its ID and label), timeline.png (one
+panel per person), predictions.json and predictions.csv (per person and window: start/end time, face box and
+probabilities, plus each person's overall label), and prints a summary with the time taken. Stretches without
+a person's face are reported as such; a video that stops decoding part way is analysed up to there. The video
+is streamed (inference/recognizer.py, the Python API behind this script): memory does not grow with its length.
 """
 
 import argparse
@@ -22,12 +24,13 @@ import numpy as np
 import torch
 
 from datasets.video_io import VideoReadError
-from engine.recognizer import BACKENDS, Recognizer, downscale
-from engine.report import plot_timeline, write_predictions
 from engine.setup import keep_freed_memory
+from inference.checkpoints import CHECKPOINT_FOLDER, QUICKSTART_CHECKPOINT
+from inference.frames import downscale
+from inference.recognizer import BACKENDS, FACES, Recognizer
+from inference.report import plot_timeline, write_predictions
+from inference.windows import plan_windows
 from models import CheckpointError
-
-DEFAULT_CHECKPOINT = Path("saved/model/quickstart/finetune_pretrained/checkpoint-best.pth")
 
 
 def get_args(argv=None):
@@ -35,7 +38,10 @@ def get_args(argv=None):
     p.add_argument("video", nargs="?", help="a video file (mp4, avi, mov, webm, ...) or a folder of frames")
     p.add_argument("--webcam", type=int, default=None, help="record from this camera index instead")
     p.add_argument("--max_seconds", type=float, default=10.0, help="webcam recording length")
-    p.add_argument("--checkpoint", default=None, help=f"fine-tuned checkpoint (default: {DEFAULT_CHECKPOINT})")
+    p.add_argument(
+        "--checkpoint", default=None,
+        help=f"fine-tuned model (default: the one in {CHECKPOINT_FOLDER}/, else {QUICKSTART_CHECKPOINT})",
+    )  # fmt: skip
     p.add_argument("--backend", default=None, choices=BACKENDS, help="default: onnxruntime for a .onnx, else torch")
     p.add_argument("--labels", default=None, help="class names: dfew, mafw, ferv39k, ... (default: checkpoint's)")
     p.add_argument("--true_label", default=None, help="the video's known class, shown next to the prediction")
@@ -48,6 +54,9 @@ def get_args(argv=None):
         "--detector", default="auto", help="face detector: auto, mtcnn, haar; none when frames are face crops already"
     )
     p.add_argument("--detect_every", type=int, default=1, help="detect on every k-th frame, track the rest (faster)")
+    p.add_argument("--faces", default="all", choices=FACES, help="every person, or only the one with the most face")
+    p.add_argument("--min_face", type=int, default=40, help="smallest face side analysed, in pixels of the frame "
+                   "downscaled to 640 at most")  # fmt: skip
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of a frame folder (videos know theirs)")
     return p.parse_args(argv)
 
@@ -76,24 +85,14 @@ def record_webcam(index, max_seconds):
     return np.stack(frames), fps
 
 
-def resolve_checkpoint(path):
-    if path:
-        return Path(path)
-    if DEFAULT_CHECKPOINT.exists():
-        return DEFAULT_CHECKPOINT
-    raise CheckpointError(
-        f"{DEFAULT_CHECKPOINT}: no checkpoint yet; run the quick start (bash scripts/quickstart.sh) "
-        "or pass --checkpoint <fine-tuned .pth>"
-    )
-
-
 def main(args):
     start = time.time()
     if args.webcam is None and not args.video:
         raise ValueError("give a video file or folder, or --webcam N")
     recognizer = Recognizer.from_checkpoint(
-        resolve_checkpoint(args.checkpoint), args.device, args.backend, args.labels, args.stride, hop=args.hop,
-        batch_size=args.batch_size, detector=args.detector, detect_every=args.detect_every,
+        args.checkpoint, args.device, args.backend, args.labels, args.stride, hop=args.hop,
+        batch_size=args.batch_size, detector=args.detector, detect_every=args.detect_every, faces=args.faces,
+        min_face=args.min_face,
     )  # fmt: skip
     if args.device == "cpu":
         keep_freed_memory()  # after loading: the checkpoint's copy of the weights goes back to the OS
@@ -112,29 +111,33 @@ def main(args):
 
     result = recognizer(video, fps=fps, annotated=output / "annotated.mp4")
     title = str(name) if args.true_label is None else f"{name} (true class: {args.true_label})"
-    plot_timeline(output / "timeline.png", result.timeline, classes, result.fps, title=title)
+    timelines = {f"person {p.id}": p.timeline for p in result.persons}
+    plot_timeline(output / "timeline.png", timelines, classes, result.fps, title=title)
     seconds = time.time() - start
     report = {**result.to_dict(), "video": str(source), "true_label": args.true_label}
     report["processing_s"] = round(seconds, 2)
     write_predictions(output, report)
 
     n, fps = result.num_frames, result.fps
-    print(f"{source}: {n} frames ({n / fps:.1f} s at {fps:.1f} fps), face in {result.track.found.sum()} frames")
+    shots = f", {len(result.shot_starts)} shots" if len(result.shot_starts) > 1 else ""
+    print(f"{source}: {n} frames ({n / fps:.1f} s at {fps:.1f} fps){shots}, {len(result.persons)} persons")
     if result.stopped:
         print(f"warning: {result.stopped}; the timeline ends at frame {n} ({n / fps:.1f} s)")
-    face_windows = sum(w.probs is not None for w in result.windows)
-    print(
-        f"{len(result.windows)} windows of {recognizer.clip_len} frames (stride {recognizer.stride}, hop {args.hop}), "
-        f"{face_windows} with a face"
-    )
-    if result.label is None:
+    planned = len(plan_windows(n, recognizer.clip_len, recognizer.stride, args.hop))
+    print(f"{planned} windows of {recognizer.clip_len} frames (stride {recognizer.stride}, hop {args.hop}) per person")
+    if not result.persons:
         print("no face found in the video: nothing to classify (the report says so)")
-    else:
-        top = sorted(result.probabilities.items(), key=lambda kv: -kv[1])[:3]
-        print("overall: " + ", ".join(f"{c} {p:.2f}" for c, p in top))
-        if args.true_label is not None:
-            verdict = "right" if result.label == args.true_label else "wrong"
-            print(f"predicted {result.label}, true class {args.true_label} ({verdict})")
+    for person in result.persons:
+        face_windows = sum(w.probs is not None for w in person.windows)
+        summary = f"person {person.id}: face in {person.track.found.sum()} frames, {face_windows} windows"
+        if person.label is None:
+            print(f"{summary}, too little face to classify")
+            continue
+        top = sorted(person.probabilities.items(), key=lambda kv: -kv[1])[:3]
+        print(f"{summary}: " + ", ".join(f"{c} {p:.2f}" for c, p in top))
+    if args.true_label is not None and result.label is not None:
+        verdict = "right" if result.label == args.true_label else "wrong"
+        print(f"predicted {result.label} (person {result.main.id}), true class {args.true_label} ({verdict})")
     print(f"took {seconds:.1f} s ({n / fps / seconds:.2f} s of video per second); wrote {output}/")
     return report
 

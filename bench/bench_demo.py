@@ -7,8 +7,8 @@
 Renders a talking face (datasets/synthetic.py) at 240x240, pads it to a 320x240 25 fps H.264 video, saves a
 randomly initialised checkpoint per model the way training does, and runs `demo.main` on it exactly as
 `python demo.py video.mp4 --checkpoint ckpt` would. The stages are timed by wrapping the functions the demo's
-streaming pipeline (engine/recognizer.py) calls: first pass (decoding, detection and tracking:
-build_detector, Recognizer.track), model (Recognizer.probabilities: forward passes), outputs (timeline.png,
+streaming pipeline (inference/recognizer.py) calls: first pass (decoding, shot cuts, detection and tracking:
+build_detector, Recognizer.find_persons), model (Recognizer.probabilities: forward passes), outputs (timeline.png,
 annotated.mp4 frame by frame, predictions); "other" is the rest: the second pass's decoding and face crops,
 and loading the checkpoint. `--detect_every k` is demo.py's flag: the detector sees every k-th frame and
 the track bridges the others. Best of `--repeats` runs per row.
@@ -33,7 +33,7 @@ import demo
 from bench.common import markdown_table
 from datasets.synthetic import render_clip
 from datasets.video_io import write_video
-from engine import recognizer, report
+from inference import recognizer, report
 from engine.checkpoint import save_checkpoint
 from engine.setup import keep_freed_memory
 from models import create_model
@@ -42,7 +42,7 @@ from preprocess.face_detect import build_detector
 FPS = 25
 STAGES = {  # (owner, attribute): stage
     (recognizer, "build_detector"): "first pass",
-    (recognizer.Recognizer, "track"): "first pass",
+    (recognizer.Recognizer, "find_persons"): "first pass",
     (recognizer.Recognizer, "probabilities"): "model",
     (report.AnnotatedVideo, "write"): "outputs",
     (demo, "plot_timeline"): "outputs",
@@ -132,7 +132,8 @@ def main(argv=None):
                 best, report = min(runs, key=lambda run: run[0]["total"])
                 median = statistics.median(run[0]["total"] for run in runs)
                 duration = report["duration_s"]
-                detected = report["face_frames"]["detected"] + report["face_frames"]["bridged"]
+                face_frames = [p["face_frames"] for p in report["persons"]]
+                detected = sum(f["detected"] + f["bridged"] for f in face_frames)
                 rows.append(
                     (name.removesuffix("_patch16_160"), every, batch_size, *(f"{best[c]:.2f}" for c in COLUMNS),
                      f"{best['total']:.2f}", f"{median:.2f}", f"{duration / best['total']:.2f}",

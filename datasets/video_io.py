@@ -279,6 +279,17 @@ def stream_frames(path, wanted=None):
         yield from _stream_video(path, wanted)
 
 
+def video_comment(path):
+    """The comment in a video file's container metadata, None without one or for anything unreadable."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return container.metadata.get("comment")
+    except (av.FFmpegError, OSError):
+        return None
+
+
 def count_frames(path):
     return len(open_video(path))
 
@@ -290,13 +301,16 @@ def read_frames(path, indices):
 
 class VideoWriter:
     """Encode uint8 RGB frames one at a time with PyAV: H.264 by default (even H and W), or any FFmpeg codec.
-    The stream's size is the first frame's. Use as a context manager; leaving it flushes the encoder."""
+    The stream's size is the first frame's; `comment` goes into the container's metadata. Use as a context manager;
+    leaving it flushes the encoder."""
 
-    def __init__(self, path, fps=25, codec=None, crf=20):
+    def __init__(self, path, fps=25, codec=None, crf=20, comment=None):
         import av
 
         self.codec = codec or "libx264"
         self.container = av.open(str(path), "w")
+        if comment:
+            self.container.metadata["comment"] = comment
         self.stream = self.container.add_stream(self.codec, rate=fps)
         self.crf, self.started = crf, False
 
@@ -329,8 +343,8 @@ class VideoWriter:
         self.close()
 
 
-def write_video(path, frames, fps=25, codec=None, crf=20):
+def write_video(path, frames, fps=25, codec=None, crf=20, comment=None):
     """Encode (T, H, W, 3) uint8 RGB frames with PyAV: H.264 by default (even H and W), or any FFmpeg codec."""
-    with VideoWriter(path, fps, codec, crf) as writer:
+    with VideoWriter(path, fps, codec, crf, comment) as writer:
         for frame in frames:
             writer.write(frame)

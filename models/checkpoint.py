@@ -3,6 +3,7 @@
 Upstream layout: {'model': state_dict, 'optimizer', 'epoch', 'scaler', 'args': argparse.Namespace}.
 Files are opened with `weights_only=True`; argparse.Namespace is allow-listed so upstream files load.
 A .safetensors file (with its JSON config) reads into the same layout without any pickle (safetensors_io.py).
+CheckpointError and the pure state-dict helpers live in state_dict.py and are re-exported here.
 """
 
 import argparse
@@ -13,9 +14,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-
-class CheckpointError(ValueError):
-    pass
+from .registry import create_model, model_from_config
+from .safetensors_io import read_safetensors
+from .state_dict import CheckpointError, is_pretrain_state_dict, pretrain_to_finetune, state_dict_of
 
 
 def read_checkpoint(path, mmap=False):
@@ -23,8 +24,6 @@ def read_checkpoint(path, mmap=False):
     CheckpointError on any problem. `mmap`: a .pth's tensors stay in the file until used (a classifier needs
     the weights, not the optimizer state); for reading only, as the tensors are pages of the file."""
     if str(path).endswith(".safetensors"):
-        from .safetensors_io import read_safetensors
-
         return read_safetensors(path)
     if str(path).endswith(".onnx"):
         raise CheckpointError(f"{path}: an ONNX model runs in ONNX Runtime (models.onnx_export.OnnxClassifier)")
@@ -76,40 +75,6 @@ def _file_kind(path):
         (head.startswith(b"\x80"), "a pickle of something else"),
     )
     return next((kind for condition, kind in kinds if condition), "unknown format")
-
-
-def state_dict_of(checkpoint, path="checkpoint"):
-    """The weights inside a checkpoint: entry 'model', else 'module', else the dict itself."""
-    for key in ("model", "module"):
-        if isinstance(checkpoint, dict) and key in checkpoint:
-            checkpoint = checkpoint[key]
-            break
-    if not isinstance(checkpoint, dict) or not all(torch.is_tensor(v) for v in checkpoint.values()):
-        raise CheckpointError(f"{path}: holds no state dict under 'model', 'module' or at the top level")
-    return checkpoint
-
-
-def is_pretrain_state_dict(state_dict):
-    return any(k.startswith(("encoder.", "decoder.")) for k in state_dict)
-
-
-def pretrain_to_finetune(state_dict):
-    """Map MAE pretraining weights onto the classifier's names, as upstream fine-tuning does.
-
-    Strips 'backbone.' and 'encoder.', drops the decoder, encoder_to_decoder, mask_token and the
-    encoder's final norm (the classifier starts a fresh fc_norm instead). Returns (weights, unused keys).
-    """
-    out, unused = {}, []
-    for key, value in state_dict.items():
-        name = key
-        for prefix in ("backbone.", "encoder."):
-            if name.startswith(prefix):
-                name = name[len(prefix) :]
-        if key.startswith(("decoder.", "encoder_to_decoder.", "mask_token")) or name.startswith("norm."):
-            unused.append(name)
-        else:
-            out[name] = value
-    return out, unused
 
 
 def _summarize(keys):
@@ -195,8 +160,6 @@ def classifier_from_checkpoint(path, checkpoint=None):
     """Rebuild a fine-tuned classifier from its file alone: ours (model_config), an upstream release
     (its argparse args) or a bare state dict (shapes). Returns (model in eval mode, checkpoint dict).
     `checkpoint`: the file's contents when already read."""
-    from .registry import create_model, model_from_config
-
     checkpoint = read_checkpoint(path, mmap=True) if checkpoint is None else checkpoint
     state_dict = state_dict_of(checkpoint, path)
     if is_pretrain_state_dict(state_dict):

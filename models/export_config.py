@@ -20,7 +20,7 @@ Reading validates types and tells the first problem in one line naming the file.
 import json
 from pathlib import Path
 
-from .checkpoint import CheckpointError
+from .state_dict import CheckpointError
 
 _FIELDS = {
     "kind": (str,),

@@ -10,8 +10,8 @@ reads as a bare state dict.
 import argparse
 from pathlib import Path
 
-from .checkpoint import CheckpointError, is_pretrain_state_dict
 from .export_config import read_config, write_config
+from .state_dict import CheckpointError, is_pretrain_state_dict
 
 
 def save_safetensors(path, state_dict, config):

@@ -1,4 +1,4 @@
-"""The Python API (engine/recognizer.py) and its streaming: equal to the whole-video computation, memory bounded
+"""The Python API (inference/recognizer.py) and its streaming: equal to the whole-video computation, memory bounded
 by a few windows, any input kind, clear errors, the onnxruntime backend."""
 
 import argparse
@@ -11,14 +11,15 @@ import torch
 from datasets.synthetic import render_clip
 from datasets.transforms import clip_tensor
 from datasets.video_io import VideoReadError, VideoWriter, stream_frames, write_video
-from engine import video_inference
 from engine.checkpoint import save_checkpoint
-from engine.recognizer import Recognizer, downscale
-from engine.report import annotate_frame
-from engine.video_inference import frame_timeline, plan_windows
+from inference import recognizer as recognizer_module
+from inference import windows as windows_module
+from inference.frames import FrameSource, downscale
+from inference.recognizer import Recognizer
+from inference.report import annotate_frame
+from inference.windows import frame_timeline, plan_windows
 from models import create_model
 from preprocess.face_crop import crop_faces
-from preprocess.face_track import detect_and_track
 
 CLIP, STRIDE, HOP = 16, 2, 8
 SPAN = (CLIP - 1) * STRIDE + 1
@@ -48,21 +49,23 @@ def recognizer(checkpoint, **options):
 
 
 def whole_video_reference(rec, path):
-    """The demo before streaming: every frame in memory, then the track, the clips, the batches, the timeline."""
+    """The demo before streaming: every frame in memory, then the persons, the clips, the batches, the timeline."""
     frames = np.stack([downscale(f) for f in stream_frames(path)])
-    track = detect_and_track(frames, rec.detector, rec.detect_every)
+    persons, _, _ = rec.find_persons(FrameSource(frames))
     clips, has_face = [], []
     for window in plan_windows(len(frames), CLIP, STRIDE, HOP):
-        found = track.found[window]
-        has_face.append(found.mean() >= 0.5)
-        if has_face[-1]:
-            known = np.flatnonzero(found)
-            nearest = known[np.abs(np.arange(CLIP)[:, None] - known[None]).argmin(1)]
-            clips.append(clip_tensor(crop_faces(frames[window], track.boxes[window[nearest]], rec.input_size)))
+        for person in persons:
+            found = person.track.found[window]
+            has_face.append(found.mean() >= 0.5)
+            if has_face[-1]:
+                known = np.flatnonzero(found)
+                crop = window[known[np.abs(np.arange(CLIP)[:, None] - known[None]).argmin(1)]]
+                clips.append(clip_tensor(crop_faces(frames[crop], person.track.boxes[crop], rec.input_size)))
     batches = [clips[i : i + rec.batch_size] for i in range(0, len(clips), rec.batch_size)]
     probs = iter(np.concatenate([rec.probabilities(batch) for batch in batches]))
     window_probs = [next(probs) if face else None for face in has_face]
-    return frames, track, window_probs
+    by_person = [window_probs[p :: len(persons)] for p in range(len(persons))]
+    return frames, persons, by_person
 
 
 def test_streaming_equals_the_whole_video_in_memory(tmp_path, checkpoint, face_video, monkeypatch):
@@ -70,20 +73,25 @@ def test_streaming_equals_the_whole_video_in_memory(tmp_path, checkpoint, face_v
     monkeypatch.setattr(VideoWriter, "write", lambda self, frame: encoded.append(frame.copy()))
     rec = recognizer(checkpoint, batch_size=3, detect_every=2)
     result = rec(face_video, annotated=tmp_path / "annotated.mp4")
-    frames, track, window_probs = whole_video_reference(rec, face_video)
-    np.testing.assert_array_equal(result.track.boxes, track.boxes)
-    np.testing.assert_array_equal(result.track.status, track.status)
-    assert len(result.windows) == len(window_probs) == len(plan_windows(72, CLIP, STRIDE, HOP))
-    for w, probs in zip(result.windows, window_probs, strict=True):
+    frames, persons, by_person = whole_video_reference(rec, face_video)
+    assert len(result.persons) == len(persons) == 1
+    person, window_probs = result.persons[0], by_person[0]
+    np.testing.assert_array_equal(person.track.boxes, persons[0].track.boxes)
+    np.testing.assert_array_equal(person.track.status, persons[0].track.status)
+    assert len(person.windows) == len(window_probs) == len(plan_windows(72, CLIP, STRIDE, HOP))
+    for w, probs in zip(person.windows, window_probs, strict=True):
         assert (w.probs is None) == (probs is None)
         if probs is not None:
             np.testing.assert_array_equal(w.probs, probs)
-    assert result.windows[0].probs is not None and result.windows[-1].probs is None  # the face leaves
+    assert person.windows[0].probs is not None and person.windows[-1].probs is None  # the face leaves
     # the annotated video gets the frames the whole-video timeline gives
-    for w, probs in zip(result.windows, window_probs, strict=True):
+    for w, probs in zip(person.windows, window_probs, strict=True):
         w.probs = probs
-    timeline = frame_timeline(result.windows, len(frames), len(rec.classes))
-    annotated = [annotate_frame(*row, rec.classes) for row in zip(frames, track.boxes, timeline, strict=True)]
+    timeline = frame_timeline(person.windows, len(frames), len(rec.classes))
+    annotated = [
+        annotate_frame(frame, box[None], probs[None], rec.classes, [1])
+        for frame, box, probs in zip(frames, person.track.boxes, timeline, strict=True)
+    ]
     np.testing.assert_array_equal(np.stack(encoded), np.stack(annotated))
 
 
@@ -92,8 +100,8 @@ def test_a_tiny_buffer_equals_a_buffer_holding_the_whole_video(checkpoint, face_
     whole = recognizer(checkpoint, batch_size=1000)(face_video)
     assert whole.stats.max_buffered == 72 and whole.stats.batches == 1
     assert tiny.stats.max_buffered <= SPAN + HOP
-    assert tiny.to_dict()["face_frames"] == whole.to_dict()["face_frames"]
-    for a, b in zip(tiny.windows, whole.windows, strict=True):
+    assert tiny.to_dict()["persons"][0]["face_frames"] == whole.to_dict()["persons"][0]["face_frames"]
+    for a, b in zip(tiny.persons[0].windows, whole.persons[0].windows, strict=True):
         assert (a.start, a.end, a.has_face) == (b.start, b.end, b.has_face)
         if a.probs is not None:
             np.testing.assert_allclose(a.probs, b.probs, atol=1e-6)
@@ -122,15 +130,16 @@ def test_a_long_stretch_without_a_face_is_not_held_in_memory(checkpoint):
     frames = np.repeat(render_clip(1, 2, num_frames=20, size=64), 20, axis=0)  # 400 frames
     frames[44:340] = 0  # a face, 296 frames without one (two face windows wait for a batch), the face again
     result = recognizer(checkpoint, detector=BrightFaceDetector(), batch_size=4)(frames)
-    assert [w.has_face for w in result.windows].count(False) > 20
+    assert [w.has_face for w in result.persons[0].windows].count(False) > 20
     assert result.stats.max_buffered <= (4 - 1) * HOP + SPAN
 
 
 def test_both_passes_hand_freed_memory_back_as_the_video_goes(checkpoint, monkeypatch):
     """With malloc keeping freed blocks (the demo's setting), a long video would otherwise grow what it holds."""
     calls = []
-    monkeypatch.setattr(video_inference, "release_freed_memory", lambda: calls.append(1))
-    monkeypatch.setattr(video_inference, "RELEASE_EVERY_FRAMES", 100)
+    for module in (recognizer_module, windows_module):
+        monkeypatch.setattr(module, "release_freed_memory", lambda: calls.append(1))
+    monkeypatch.setattr(recognizer_module, "RELEASE_EVERY_FRAMES", 100)
     rec = recognizer(checkpoint, detector=BrightFaceDetector(), batch_size=4)
     for length in (400, 800):
         calls.clear()
@@ -149,7 +158,8 @@ def test_a_path_a_frame_folder_and_an_array_give_the_same_result(tmp_path, check
     for result in results[1:]:
         other = result.to_dict()
         assert {**other, "video": first["video"]} == first
-    assert list(np.flatnonzero(results[0].track.status == "detected") % 3) == [0] * first["face_frames"]["detected"]
+    detected = np.flatnonzero(results[0].persons[0].track.status == "detected")
+    assert list(detected % 3) == [0] * first["persons"][0]["face_frames"]["detected"]
 
 
 def test_an_undecodable_tail_ends_the_timeline_there(tmp_path, checkpoint, face_video):
@@ -162,7 +172,7 @@ def test_an_undecodable_tail_ends_the_timeline_there(tmp_path, checkpoint, face_
     assert 0 < result.num_frames < 72
     assert result.stopped.startswith(f"{broken}: cannot decode frame {result.num_frames}")
     assert result.to_dict()["decoding_stopped"] == result.stopped
-    assert result.windows[-1].end == result.num_frames - 1
+    assert result.persons[0].windows[-1].end == result.num_frames - 1
 
 
 @pytest.mark.parametrize(
@@ -203,5 +213,5 @@ def test_exported_checkpoints_give_the_torch_numbers(tmp_path, checkpoint):
     by_onnx = Recognizer.from_checkpoint(onnx, hop=HOP, detector="none")(frames)  # onnxruntime, from the suffix
     assert by_safetensors.to_dict() == by_torch.to_dict()
     assert by_onnx.classes == by_torch.classes and by_onnx.label == by_torch.label
-    for a, b in zip(by_onnx.windows, by_torch.windows, strict=True):
+    for a, b in zip(by_onnx.persons[0].windows, by_torch.persons[0].windows, strict=True):
         np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)

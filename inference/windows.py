@@ -1,14 +1,17 @@
-"""Emotion timeline of a whole video: sliding 16-frame windows over the tracked face, batched, in one pass.
+"""Emotion timelines of a whole video: sliding 16-frame windows over each tracked person, batched, in one pass.
 
 Window w samples frames start_w + k * stride (k < clip_len), clamped to the last frame; windows start every
-`hop` frames and the last one ends on the last frame. A window whose sampled frames mostly lack a face is
-marked faceless and gets no prediction; a frame's probabilities are the mean over the face windows that
-cover it, and frames that no face window covers stay NaN (no face), never guessed.
+`hop` frames and the last one ends on the last frame. Every person gets the same windows. A window whose
+sampled frames mostly lack the person's face is marked faceless and gets no prediction; in the others, a
+sampled frame without the face is replaced by the nearest sampled frame with it, so that every crop the model
+sees holds the face. A frame's probabilities are the mean over the person's face windows that cover it, and
+frames that none covers stay NaN (no face), never guessed.
 
 `run_windows` reads the frames once, in order, and keeps only those a window still needs: a window is cropped
 when its last frame arrives, predicted when `batch_size` face windows are waiting, and a frame is handed on
 (`on_frame`) and dropped as soon as every window covering it has its prediction. Memory holds at most
-(batch_size - 1) * hop + span frames (span = (clip_len - 1) * stride + 1), whatever the video's length: when
+(batch_size - 1) * hop + span frames (span = (clip_len - 1) * stride + 1), whatever the video's length or its
+number of persons: when
 windows without a face separate the waiting ones, a batch runs before it is full rather than hold more.
 """
 
@@ -23,8 +26,6 @@ from datasets.transforms import clip_tensor
 from engine.setup import release_freed_memory
 from preprocess.face_crop import crop_faces
 
-RELEASE_EVERY_FRAMES = 1024  # first-pass frames between hand-backs of freed memory (the second pass: every batch)
-
 
 @dataclass
 class Window:
@@ -32,17 +33,14 @@ class Window:
     end: int  # last frame covered (inclusive)
     indices: np.ndarray  # (clip_len,) sampled frames
     has_face: bool
+    frames: np.ndarray | None = None  # (clip_len,) frames cropped: sampled, those without the face replaced
+    boxes: np.ndarray | None = None  # (clip_len, 4) their boxes
     probs: np.ndarray | None = None  # (K,) softmax, None without a face
 
-
-def handing_back_memory(frames):
-    """The frames as they come, handing freed memory back every RELEASE_EVERY_FRAMES of them: the first pass
-    must not grow with the video's length either (without it, 12 minutes into the first pass over a 60-minute
-    video malloc held 0.75 GB of free blocks)."""
-    for count, frame in enumerate(frames, 1):
-        yield frame
-        if count % RELEASE_EVERY_FRAMES == 0:
-            release_freed_memory()
+    @property
+    def box(self):
+        """The box in the middle of the window, None without a face."""
+        return None if self.boxes is None else self.boxes[len(self.boxes) // 2]
 
 
 def plan_windows(num_frames, clip_len=16, stride=4, hop=16):
@@ -55,20 +53,18 @@ def plan_windows(num_frames, clip_len=16, stride=4, hop=16):
     return np.minimum(np.array(starts)[:, None] + offsets[None], num_frames - 1)
 
 
-def face_boxes(track, indices, min_face_fraction=0.5):
-    """Whether each window has enough face, (W,) bool, and the box of each sampled frame, (W, clip_len, 4).
-
-    Sampled frames without a box borrow the box of the nearest frame in the window that has one.
-    """
+def face_inputs(track, indices, min_face_fraction=0.5):
+    """Whether each window has enough face, (W,) bool, and what to crop: (W, clip_len) frames, (W, clip_len, 4)
+    boxes. A sampled frame without a box is replaced by the nearest sampled frame with one (faceless: -1, NaN)."""
     found = track.found[indices]  # W, clip_len
     has_face = found.mean(axis=1) >= min_face_fraction
-    boxes = np.full(indices.shape + (4,), np.nan, np.float32)
+    frames = np.full(indices.shape, -1)
     positions = np.arange(indices.shape[1])
     for w in np.flatnonzero(has_face):
         known = np.flatnonzero(found[w])
-        nearest = known[np.abs(positions[:, None] - known[None]).argmin(1)]
-        boxes[w] = track.boxes[indices[w, nearest]]
-    return has_face, boxes
+        frames[w] = indices[w, known[np.abs(positions[:, None] - known[None]).argmin(1)]]
+    boxes = np.where(frames[..., None] >= 0, track.boxes[np.maximum(frames, 0)], np.nan)
+    return has_face, frames, boxes
 
 
 def frame_probs(windows, num_classes):
@@ -105,7 +101,7 @@ def run_windows(
     predict: Callable[[list[torch.Tensor]], np.ndarray],
     frames: Iterable[np.ndarray],
     num_frames: int,
-    track,
+    tracks: list,
     num_classes: int,
     clip_len: int = 16,
     stride: int = 4,
@@ -114,18 +110,28 @@ def run_windows(
     batch_size: int = 8,
     on_frame: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None,
     stats: StreamStats | None = None,
-) -> list[Window]:
-    """All windows of a `num_frames`-frame video with their predictions, reading `frames` once in order.
+) -> list[list[Window]]:
+    """The windows of every track (FaceTrack) of a `num_frames`-frame video with their predictions, reading
+    `frames` once in order; one list per track.
 
-    `predict` maps a list of (clip_len, S, S, 3) uint8 face clips to (N, K) probabilities. `on_frame(frame, box,
-    probs)` gets every frame in order with its track box and its (K,) probabilities (NaN without a face)
-    as soon as they are final. Raises ValueError when `frames` holds fewer than `num_frames` frames.
+    `predict` maps a list of (clip_len, S, S, 3) uint8 face clips to (N, K) probabilities; clips of all tracks
+    share its batches. `on_frame(frame, boxes, probs)` gets every frame in order with each track's box, (P, 4),
+    and (P, K) probabilities (NaN without a face) as soon as they are final. Raises ValueError when `frames`
+    holds fewer than `num_frames` frames.
     """
     indices = plan_windows(num_frames, clip_len, stride, hop)
     max_held = (batch_size - 1) * hop + (clip_len - 1) * stride + 1
-    has_face, boxes = face_boxes(track, indices)
-    windows = [Window(int(i[0]), int(i[-1]), i, bool(f)) for i, f in zip(indices, has_face, strict=True)]
-    starts, ends = indices[:, 0], indices[:, -1]
+    inputs = [face_inputs(track, indices) for track in tracks]
+    per_track = [[] for _ in tracks]
+    windows = []  # every track's windows, by start then track: starts and ends stay sorted
+    for w, sampled in enumerate(indices):
+        for own, (has_face, crop_frames, boxes) in zip(per_track, inputs, strict=True):
+            window = Window(int(sampled[0]), int(sampled[-1]), sampled, bool(has_face[w]))
+            if window.has_face:
+                window.frames, window.boxes = crop_frames[w], boxes[w]
+            own.append(window)
+            windows.append(window)
+    starts, ends = np.array([w.start for w in windows]), np.array([w.end for w in windows])
     stats = stats if stats is not None else StreamStats()
     buffer = {}  # frame index -> frame, for the frames a window or on_frame still needs
     waiting = []  # (window index, clip): cropped face windows without a prediction yet
@@ -142,15 +148,18 @@ def run_windows(
         for u in range(first, stop):
             if on_frame is not None:
                 covering = windows[np.searchsorted(ends, u) : np.searchsorted(starts, u, side="right")]
-                on_frame(buffer[u], track.boxes[u], frame_probs(covering, num_classes))
+                probs = [frame_probs(covering[p :: len(tracks)], num_classes) for p in range(len(tracks))]
+                boxes = [track.boxes[u] for track in tracks]
+                on_frame(buffer[u], np.reshape(boxes, (-1, 4)), np.reshape(probs, (-1, num_classes)))
         return max(first, stop)
 
     for t, frame in enumerate(itertools.islice(frames, num_frames)):
         buffer[t], received = frame, t + 1
         stats.max_buffered = max(stats.max_buffered, len(buffer))
         while cropped < len(windows) and windows[cropped].end <= t:  # complete: crop its face clip
-            if has_face[cropped]:
-                clip = crop_faces(np.stack([buffer[i] for i in indices[cropped]]), boxes[cropped], input_size)
+            window = windows[cropped]
+            if window.has_face:
+                clip = crop_faces(np.stack([buffer[i] for i in window.frames]), window.boxes, input_size)
                 waiting.append((cropped, clip_tensor(clip)))
             cropped += 1
         if waiting and (len(waiting) == batch_size or t + 1 - starts[waiting[0][0]] >= max_held):
@@ -166,4 +175,4 @@ def run_windows(
     if waiting:
         predict_waiting()
     hand_on(emitted, num_frames)
-    return windows
+    return per_track

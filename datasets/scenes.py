@@ -4,7 +4,7 @@ Each person is a generated face clip (datasets/synthetic.py: its own identity an
 whole video) pasted as a tile onto a canvas wherever the script puts it. A script is a list of shots; a shot
 lasts `frames` frames and shows some persons, each at a tile position and size, on a canvas colour of its own.
 
-    scene = compose([Shot(50, [Placement(0, 60, 100, 160), Placement(1, 380, 100, 160)])], seeds=(2, 9), labels=(0, 1))
+    scene = compose([Shot(50, [Placement(0, 60, 100, 160), Placement(1, 380, 100, 160)])], seeds=(2, 10), labels=(0, 1))
     scene.frames  # (T, H, W, 3) uint8 RGB
     scene.boxes   # (T, P, 4) true face box [x1, y1, x2, y2] of every person, NaN where not on screen
 """
@@ -79,13 +79,13 @@ def compose(shots: list[Shot], seeds, labels, height: int = 360, width: int = 64
     return Scene(frames, boxes, tuple(labels))
 
 
-def side_by_side(labels=(0, 1), seeds=(2, 9), seconds=4.0, fps=25) -> Scene:
+def side_by_side(labels=(0, 1), seeds=(2, 10), seconds=4.0, fps=25) -> Scene:
     """Two people next to each other for the whole video."""
     placements = [Placement(0, 80, 100, 160), Placement(1, 400, 100, 160)]
     return compose([Shot(round(seconds * fps), placements)], seeds, labels)
 
 
-def cutting(labels=(0, 1), seeds=(2, 9), shot_seconds=2.0, shots=4, fps=25) -> Scene:
+def cutting(labels=(0, 1), seeds=(2, 10), shot_seconds=2.0, shots=4, fps=25) -> Scene:
     """A film cutting back and forth between two people, each in a shot of their own with its own framing and
     canvas: person 0 left of centre, person 1 right of it, as in a dialogue shot/reverse shot."""
     n = round(shot_seconds * fps)

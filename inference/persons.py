@@ -29,6 +29,7 @@ from preprocess.face_track import BRIDGED, DETECTED, MISSING, NO_FACES, FaceTrac
 HUE_BINS, SATURATION_BINS, VALUE_BINS = 12, 8, 8
 DESCRIPTOR_SIZE = HUE_BINS * SATURATION_BINS + VALUE_BINS
 NO_DESCRIPTORS = np.zeros((0, DESCRIPTOR_SIZE), np.float32)
+MAX_GAP = 8  # frames bridged between two detections of a tracklet (0.32 s at 25 fps): missed detections, not absences
 
 
 def appearance(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -151,9 +152,14 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def tracklets_of(
-    result: Scan, margin: float = 0.3, max_gap: int = 6, smooth: int = 5, min_iou: float = 0.2, min_detections: int = 3
+    result: Scan,
+    margin: float = 0.3,
+    max_gap: int = MAX_GAP,
+    smooth: int = 5,
+    min_iou: float = 0.2,
+    min_detections: int = 3,
 ) -> list[Tracklet]:
-    """Every tracklet of every shot, in order of first frame."""
+    """Every tracklet of every shot, in order of first frame, then left to right."""
     tracklets = []
     bounds = [*result.shot_starts, result.num_frames]
     for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
@@ -164,7 +170,7 @@ def tracklets_of(
             detections = {start + t: det[:5] for t, det in linked.items()}
             descriptors = {start + t: result.descriptors[start + t][int(det[5])] for t, det in linked.items()}
             tracklets.append(make_tracklet(detections, descriptors, margin, max_gap, smooth))
-    return sorted(tracklets, key=lambda tr: tr.first)
+    return sorted(tracklets, key=lambda tr: (tr.first, tr.boxes[0, 0]))
 
 
 def join_tracklets(tracklets: list[Tracklet], same_person: float) -> list[list[int]]:
@@ -194,7 +200,8 @@ def join_tracklets(tracklets: list[Tracklet], same_person: float) -> list[list[i
 
 
 def track_persons(result: Scan, same_person: float = 0.35, **tracklet_options) -> list[Person]:
-    """Every person of a scanned video, in order of first appearance (options as `tracklets_of`)."""
+    """Every person of a scanned video, in order of first appearance, then left to right (options as
+    `tracklets_of`)."""
     tracklets = tracklets_of(result, **tracklet_options)
     persons = []
     for number, group in enumerate(join_tracklets(tracklets, same_person), 1):

@@ -35,7 +35,7 @@ from datasets.transforms import normalize
 from engine.setup import release_freed_memory
 from inference.checkpoints import default_checkpoint, generated_set_warning
 from inference.frames import FrameSource
-from inference.persons import Person, main_person, scan, track_persons
+from inference.persons import MAX_GAP, Person, main_person, scan, track_persons
 from inference.report import AnnotatedVideo, overall_prediction, window_rows
 from inference.windows import StreamStats, Window, frame_timeline, run_windows
 from preprocess.face_detect import build_detector
@@ -226,7 +226,7 @@ class Recognizer:
                 [0],
             )
         found = scan(handing_back_memory(source.readable_frames()), self.detector, self.detect_every, self.min_face)
-        max_gap = max(6, self.detect_every - 1)  # neighbouring detections are always bridged
+        max_gap = max(MAX_GAP, self.detect_every - 1)  # neighbouring detections are always bridged
         persons = track_persons(found, max_gap=max_gap)
         if self.faces == "main":
             persons = [Person(1, p.track, p.tracklets, p.size) for p in main_person(persons)]

@@ -33,9 +33,9 @@ import demo
 from bench.common import markdown_table
 from datasets.synthetic import render_clip
 from datasets.video_io import write_video
-from inference import recognizer, report
 from engine.checkpoint import save_checkpoint
 from engine.setup import keep_freed_memory
+from inference import recognizer, report
 from models import create_model
 from preprocess.face_detect import build_detector
 

@@ -7,14 +7,21 @@ lasts `frames` frames and shows some persons, each at a tile position and size, 
     scene = compose([Shot(50, [Placement(0, 60, 100, 160), Placement(1, 380, 100, 160)])], seeds=(2, 10), labels=(0, 1))
     scene.frames  # (T, H, W, 3) uint8 RGB
     scene.boxes   # (T, P, 4) true face box [x1, y1, x2, y2] of every person, NaN where not on screen
+
+As a command, one such video for the demo (two people side by side, or a film cutting between them):
+
+    python -m datasets.scenes --kind cutting --labels happy sad --out two_people.mp4
 """
 
+import argparse
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from datasets.synthetic import _identity, render_clip
+from datasets.labels import DFEW_CLASSES
+from datasets.synthetic import GENERATED, _identity, render_clip
+from datasets.video_io import write_video
 
 
 @dataclass
@@ -111,3 +118,23 @@ def box_holds_face(box: np.ndarray, truth: np.ndarray, min_covered: float = 0.8)
     side, face_side = box[..., 2] - box[..., 0], np.max(truth[..., 2:] - truth[..., :2], -1)
     with np.errstate(invalid="ignore"):
         return (inter >= min_covered * area) & (side <= 3 * face_side)
+
+
+KINDS = {"side_by_side": side_by_side, "cutting": cutting}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kind", default="side_by_side", choices=KINDS)
+    parser.add_argument("--labels", nargs=2, default=["happy", "sad"], choices=DFEW_CLASSES, help="each person's class")
+    parser.add_argument("--seeds", nargs=2, type=int, default=[2, 10], help="each person's identity")
+    parser.add_argument("--out", required=True, help="the .mp4 to write")
+    args = parser.parse_args()
+    labels = tuple(DFEW_CLASSES.index(name) for name in args.labels)
+    scene = KINDS[args.kind](labels=labels, seeds=tuple(args.seeds))
+    write_video(args.out, scene.frames, fps=25, comment=GENERATED)
+    print(f"{args.out}: {len(scene.frames)} frames, {args.kind}, persons {' and '.join(args.labels)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -74,8 +74,8 @@ class PersonResult:
 
     @property
     def timeline(self):
-        """(T, K) per-frame probabilities, NaN where no window with this person's face covers the frame."""
-        return frame_timeline(self.windows, len(self.track.status), len(self.classes))
+        """(T, K) per-frame probabilities, NaN where the person's face is not, or no classified window covers it."""
+        return frame_timeline(self.windows, self.track, len(self.classes))
 
     def to_dict(self, fps):
         found = np.flatnonzero(self.track.found)

@@ -91,7 +91,7 @@ COLORS = [(0, 255, 0), (255, 80, 80), (80, 160, 255), (255, 200, 0), (255, 0, 25
 
 def annotate_frame(frame, boxes, probs, classes, ids):
     """Each person's box with its ID and current label, drawn on a copy of the frame; when exactly one person
-    has a label, also one probability bar per class for it. boxes (P, 4), probs (P, K), NaN where missing."""
+    has a label, also one probability bar per class for it (bottom left). boxes (P, 4), probs (P, K), NaN where missing."""
     out = np.ascontiguousarray(frame).copy()
     h, w = out.shape[:2]
     scale = max(h, w) / 640
@@ -113,7 +113,7 @@ def annotate_frame(frame, boxes, probs, classes, ids):
     if len(labelled) == 1:
         bar_w, bar_h = int(100 * scale), max(4, int(12 * scale))
         for k, (name, p) in enumerate(zip(classes, labelled[0], strict=True)):
-            y = int(10 * scale) + k * (bar_h + 4)
+            y = h - int(10 * scale) - (len(classes) - k) * (bar_h + 4)  # bottom left, away from the faces
             cv2.rectangle(out, (int(10 * scale), y), (int(10 * scale) + int(bar_w * p), y + bar_h), (255, 128, 0), -1)
             cv2.putText(out, name, (int(15 * scale) + bar_w, y + bar_h), font, 0.4 * scale, (255, 255, 255), 1)
     return out

@@ -4,8 +4,8 @@ Window w samples frames start_w + k * stride (k < clip_len), clamped to the last
 `hop` frames and the last one ends on the last frame. Every person gets the same windows. A window whose
 sampled frames mostly lack the person's face is marked faceless and gets no prediction; in the others, a
 sampled frame without the face is replaced by the nearest sampled frame with it, so that every crop the model
-sees holds the face. A frame's probabilities are the mean over the person's face windows that cover it, and
-frames that none covers stay NaN (no face), never guessed.
+sees holds the face. A frame's probabilities are the mean over the person's face windows that cover it; frames
+that none covers, and frames without the person's face, stay NaN (no face), never guessed.
 
 `run_windows` reads the frames once, in order, and keeps only those a window still needs: a window is cropped
 when its last frame arrives, predicted when `batch_size` face windows are waiting, and a frame is handed on
@@ -77,8 +77,10 @@ def frame_probs(windows, num_classes):
     return total / count if count else np.full(num_classes, np.nan)
 
 
-def frame_timeline(windows, num_frames, num_classes):
-    """(T, K) per-frame probabilities: mean of the face windows covering each frame; NaN where none does."""
+def frame_timeline(windows, track, num_classes):
+    """(T, K) per-frame probabilities: mean of the face windows covering each frame; NaN where none does and
+    where the track has no box (a window reaching into the next shot labels no frame there)."""
+    num_frames = len(track.status)
     total = np.zeros((num_frames, num_classes))
     count = np.zeros(num_frames)
     for w in windows:
@@ -86,7 +88,7 @@ def frame_timeline(windows, num_frames, num_classes):
             total[w.start : w.end + 1] += w.probs
             count[w.start : w.end + 1] += 1
     timeline = np.full((num_frames, num_classes), np.nan)
-    covered = count > 0
+    covered = (count > 0) & track.found
     timeline[covered] = total[covered] / count[covered, None]
     return timeline
 
@@ -148,7 +150,12 @@ def run_windows(
         for u in range(first, stop):
             if on_frame is not None:
                 covering = windows[np.searchsorted(ends, u) : np.searchsorted(starts, u, side="right")]
-                probs = [frame_probs(covering[p :: len(tracks)], num_classes) for p in range(len(tracks))]
+                probs = [
+                    frame_probs(covering[p :: len(tracks)], num_classes)
+                    if track.found[u]
+                    else np.full(num_classes, np.nan)
+                    for p, track in enumerate(tracks)
+                ]
                 boxes = [track.boxes[u] for track in tracks]
                 on_frame(buffer[u], np.reshape(boxes, (-1, 4)), np.reshape(probs, (-1, num_classes)))
         return max(first, stop)

@@ -3,7 +3,7 @@
 # generate the data (64 x 64 face crops), pretrain the tiny LGI-Former briefly to show both MAE losses falling,
 # fine-tune on fold 1 (120 labelled clips per class) from the shipped pretrained checkpoint and from scratch
 # with the same recipe and budget, test both, write saved/model/quickstart/results.json, and run the demo
-# on a new generated video. docs/quickstart.md explains the choices and how the shipped checkpoint was made.
+# on a new generated video and on a generated film with two people. docs/quickstart.md explains the choices and how the shipped checkpoint was made.
 #   REPRETRAIN=1 bash scripts/quickstart.sh   re-creates the shipped checkpoint (100 epochs, about 45 min)
 #                                             with the exact command below and fine-tunes from it instead
 set -euo pipefail
@@ -61,4 +61,8 @@ read -r video label < <(head -n 1 "$DATA/demo/mp4/split01/test.csv")
 class=$($PY -c "from datasets.labels import DFEW_CLASSES; print(DFEW_CLASSES[$label])")
 $PY demo.py "$DATA/demo/mp4/split01/$video" --checkpoint "$OUT/finetune_pretrained/checkpoint-best.pth" \
   --detector none --hop 2 --true_label "$class" --output "$OUT/demo/$(basename "$video" .mp4)"
+# Two people in a film that cuts between them every 2 s, one happy, one surprised: a timeline per person.
+$PY -m datasets.scenes --kind cutting --labels happy surprise --out "$DATA/demo/two_people.mp4"
+$PY demo.py "$DATA/demo/two_people.mp4" --checkpoint "$OUT/finetune_pretrained/checkpoint-best.pth" --hop 4 \
+  --output "$OUT/demo/two_people"
 echo "quick start done in $(( $(date +%s) - start )) s"

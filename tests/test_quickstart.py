@@ -34,4 +34,7 @@ def test_quickstart_recipe_runs_end_to_end(tmp_path):
     report = json.loads((tmp_path / "out" / "demo" / Path(video).stem / "predictions.json").read_text())
     assert report["true_label"] == DFEW_CLASSES[int(label)]
     assert f"true class {DFEW_CLASSES[int(label)]}" in done.stdout
-    assert report["overall"] is not None  # the face crop is the whole frame: every window is classified
+    assert report["persons"][0]["overall"] is not None  # the face crop is the whole frame: all windows classified
+    two = json.loads((tmp_path / "out" / "demo" / "two_people" / "predictions.json").read_text())
+    assert len(two["persons"]) == 2 and len(two["shot_starts_s"]) == 4  # a film cutting between two people
+    assert (tmp_path / "out" / "demo" / "two_people" / "timeline.png").exists() and two["warning"] is None

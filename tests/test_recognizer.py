@@ -87,7 +87,7 @@ def test_streaming_equals_the_whole_video_in_memory(tmp_path, checkpoint, face_v
     # the annotated video gets the frames the whole-video timeline gives
     for w, probs in zip(person.windows, window_probs, strict=True):
         w.probs = probs
-    timeline = frame_timeline(person.windows, len(frames), len(rec.classes))
+    timeline = frame_timeline(person.windows, person.track, len(rec.classes))
     annotated = [
         annotate_frame(frame, box[None], probs[None], rec.classes, [1])
         for frame, box, probs in zip(frames, person.track.boxes, timeline, strict=True)

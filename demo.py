@@ -27,6 +27,7 @@ from datasets.video_io import VideoReadError
 from engine.setup import keep_freed_memory
 from inference.checkpoints import CHECKPOINT_FOLDER, QUICKSTART_CHECKPOINT
 from inference.frames import downscale
+from inference.progress import ProgressDisplay
 from inference.recognizer import BACKENDS, FACES, Recognizer
 from inference.report import plot_timeline, write_predictions
 from inference.windows import plan_windows
@@ -109,7 +110,11 @@ def main(args):
     output = Path(args.output) if args.output else Path("output") / name
     output.mkdir(parents=True, exist_ok=True)
 
-    result = recognizer(video, fps=fps, annotated=output / "annotated.mp4")
+    display = ProgressDisplay()  # bars on a terminal, else a line every 30 s
+    try:
+        result = recognizer(video, fps=fps, annotated=output / "annotated.mp4", progress=display)
+    finally:
+        display.close()
     title = str(name) if args.true_label is None else f"{name} (true class: {args.true_label})"
     timelines = {f"person {p.id}": p.timeline for p in result.persons}
     plot_timeline(output / "timeline.png", timelines, classes, result.fps, title=title)

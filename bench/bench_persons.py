@@ -11,8 +11,9 @@ two people side by side, a film cutting between two people every 2 s, one person
   the fraction whose crop box holds a face (datasets.scenes.box_holds_face), and holds that person's own face;
 - recall: of the (frame, identity) pairs with a face on screen, the fraction inside a classified window of the
   person that identity maps to (the person whose boxes hold it most often);
-- IDs: persons found per video against people in it, and the fraction of (shot, identity) pairs whose faces
-  all went to the person that identity got in its first shot (right across cuts).
+- IDs: persons found per video against people in it, and of the (shot, identity) pairs where that face was
+  found, the fraction whose boxes all belong to the one person that identity got in the first shot it was
+  found in (one ID within the shot, the same across cuts).
 """
 
 import argparse
@@ -78,6 +79,8 @@ def evaluate(result, scene):
                 for t in frames
                 if p.track.found[t] and scenes.box_holds_face(p.track.boxes[t], scene.boxes[t, identity])
             }
+            if not holders:  # never detected in this shot: a miss (recall), not a wrong ID
+                continue
             shot_pairs += 1
             first_person.setdefault(identity, holders)
             shot_right += len(holders) == 1 and holders == first_person[identity]

@@ -40,6 +40,18 @@ class FrameSource:
             return self.given_fps or DEFAULT_FPS
         return video_fps(self.video)
 
+    @functools.cached_property
+    def expected_frames(self):
+        """The number of frames an array holds or a video file's header announces; None when unknown."""
+        if isinstance(self.video, np.ndarray):
+            return len(self.video)
+        if Path(self.video).is_dir():
+            return None
+        capture = cv2.VideoCapture(str(self.video))
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        capture.release()
+        return count if count > 0 else None
+
     def frames(self, wanted=None):
         """Every frame in order, or None where `wanted(index)` declines it; VideoReadError where decoding fails."""
         if isinstance(self.video, np.ndarray):

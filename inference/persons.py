@@ -16,12 +16,13 @@ Then `track_persons`:
    where two people look alike under the same light they can be merged (their boxes stay on faces).
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from inference.progress import Progress, reporting
 from inference.shots import ShotCuts
 from preprocess.face_detect import FaceDetector
 from preprocess.face_track import BRIDGED, DETECTED, MISSING, NO_FACES, FaceTrack, link_detections, moving_average
@@ -52,6 +53,7 @@ class Scan:
     detections: list[np.ndarray]  # per frame (N, 5) [x1, y1, x2, y2, score]; empty where not detected
     descriptors: list[np.ndarray]  # per frame (N, D)
     shot_starts: list[int]  # first frame of every shot
+    faces: int = 0  # detections kept so far
     height: int = 0
     width: int = 0
 
@@ -65,16 +67,19 @@ def scan(
     detector: FaceDetector,
     detect_every: int = 1,
     min_face: int = 40,
+    progress: Callable[[Progress], None] | None = None,
+    total: int | None = None,
     cuts: ShotCuts | None = None,
     chunk: int = 32,
 ) -> Scan:
     """First pass over (H, W, 3) uint8 RGB frames, one at a time: shot cuts on every frame, faces on every
-    `detect_every`-th. The detector sees `chunk` frames at a time, so memory holds a chunk, not the video."""
+    `detect_every`-th. The detector sees `chunk` frames at a time, so memory holds a chunk, not the video.
+    `progress` gets frames read (of `total`, if known) and faces found now and then (inference/progress.py)."""
     if detect_every < 1:
         raise ValueError(f"detect_every must be at least 1, got {detect_every}")
     cuts = cuts or ShotCuts()
     result, batch = Scan([], [], cuts.starts), {}  # batch: frame index -> frame waiting for the detector
-    for t, frame in enumerate(frames):
+    for t, frame in enumerate(reporting(frames, "finding faces", total, lambda: (result.faces, 0), progress)):
         result.height, result.width = frame.shape[:2]
         cuts.update(frame)
         result.detections.append(NO_FACES)
@@ -93,6 +98,7 @@ def _detect(detector: FaceDetector, batch: dict[int, np.ndarray], result: Scan, 
     for (t, frame), found in zip(batch.items(), detector.detect(np.stack(list(batch.values()))), strict=True):
         found = found[np.maximum(found[:, 2] - found[:, 0], found[:, 3] - found[:, 1]) >= min_face]
         result.detections[t] = found
+        result.faces += len(found)
         result.descriptors[t] = np.stack([appearance(frame, box) for box in found]) if len(found) else NO_DESCRIPTORS
     batch.clear()
 

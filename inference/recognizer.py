@@ -36,6 +36,7 @@ from engine.setup import release_freed_memory
 from inference.checkpoints import default_checkpoint, generated_set_warning
 from inference.frames import FrameSource
 from inference.persons import MAX_GAP, Person, main_person, scan, track_persons
+from inference.progress import reporting
 from inference.report import AnnotatedVideo, overall_prediction, window_rows
 from inference.windows import StreamStats, Window, frame_timeline, run_windows
 from preprocess.face_detect import build_detector
@@ -192,18 +193,22 @@ class Recognizer:
             data_set=facts["data_set"], **options,
         )  # fmt: skip
 
-    def __call__(self, video, fps=None, annotated=None):
+    def __call__(self, video, fps=None, annotated=None, progress=None):
         """Recognise `video` (a path to a video file or frame folder, or a (T, H, W, 3) uint8 RGB array); `fps`
-        for folders and arrays (default 25); `annotated`: where to write the annotated video, if anywhere."""
+        for folders and arrays (default 25); `annotated`: where to write the annotated video, if anywhere;
+        `progress`: a callable taking an inference.progress.Progress now and then (frames read, faces found,
+        windows classified, time left) in both passes."""
         source = FrameSource(video, fps)
-        persons, num_frames, shot_starts = self.find_persons(source)  # tells whether the file decodes at all
+        persons, num_frames, shot_starts = self.find_persons(source, progress)  # does the file decode at all?
         warning = generated_set_warning(self.data_set, video)
         if warning:
             log.warning("warning: %s", warning)
         stats, ids = StreamStats(), [p.id for p in persons]
         tracks = [p.track for p in persons]
         writer = AnnotatedVideo(annotated, self.classes, source.fps, ids) if annotated else contextlib.nullcontext()
+        counts = lambda: (len(persons), stats.classified)  # noqa: E731
         with writer, contextlib.closing(source.frames()) as frames:
+            frames = reporting(frames, "classifying", num_frames, counts, progress)
             windows = run_windows(
                 self.probabilities, frames, num_frames, tracks, len(self.classes), self.clip_len, self.stride,
                 self.hop, self.input_size, self.batch_size, writer.write if annotated else None, stats,
@@ -214,7 +219,7 @@ class Recognizer:
             warning, stats,
         )  # fmt: skip
 
-    def find_persons(self, source) -> tuple[list[Person], int, list[int]]:
+    def find_persons(self, source, progress=None) -> tuple[list[Person], int, list[int]]:
         """First pass: the persons (all, or the main one), the number of readable frames, the shot starts."""
         if self.detector is None:
             frames = source.readable_frames(wanted=lambda t: t == 0)
@@ -225,7 +230,8 @@ class Recognizer:
                 num_frames,
                 [0],
             )
-        found = scan(handing_back_memory(source.readable_frames()), self.detector, self.detect_every, self.min_face)
+        frames = handing_back_memory(source.readable_frames())
+        found = scan(frames, self.detector, self.detect_every, self.min_face, progress, source.expected_frames)
         max_gap = max(MAX_GAP, self.detect_every - 1)  # neighbouring detections are always bridged
         persons = track_persons(found, max_gap=max_gap)
         if self.faces == "main":

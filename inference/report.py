@@ -91,7 +91,8 @@ COLORS = [(0, 255, 0), (255, 80, 80), (80, 160, 255), (255, 200, 0), (255, 0, 25
 
 def annotate_frame(frame, boxes, probs, classes, ids):
     """Each person's box with its ID and current label, drawn on a copy of the frame; when exactly one person
-    has a label, also one probability bar per class for it (bottom left). boxes (P, 4), probs (P, K), NaN where missing."""
+    has a label, also one probability bar per class for it (bottom left). boxes (P, 4), probs (P, K), NaN where
+    missing."""
     out = np.ascontiguousarray(frame).copy()
     h, w = out.shape[:2]
     scale = max(h, w) / 640

@@ -97,6 +97,7 @@ def frame_timeline(windows, track, num_classes):
 class StreamStats:
     max_buffered: int = 0  # most frames held at once
     batches: int = 0  # forward passes
+    classified: int = 0  # windows predicted
 
 
 def run_windows(
@@ -143,6 +144,7 @@ def run_windows(
         for (w, _), probs in zip(waiting, predict([clip for _, clip in waiting]), strict=True):
             windows[w].probs = probs
         stats.batches += 1
+        stats.classified += len(waiting)
         waiting.clear()
         release_freed_memory()  # what malloc keeps must not grow with the video's length (a page fault per page)
 

@@ -215,3 +215,29 @@ def test_exported_checkpoints_give_the_torch_numbers(tmp_path, checkpoint):
     assert by_onnx.classes == by_torch.classes and by_onnx.label == by_torch.label
     for a, b in zip(by_onnx.persons[0].windows, by_torch.persons[0].windows, strict=True):
         np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)
+
+
+def test_progress_is_reported_for_both_passes(checkpoint, face_video):
+    seen = []
+    result = recognizer(checkpoint, batch_size=2)(face_video, progress=seen.append)
+    stages = [p.stage for p in seen]
+    assert stages == sorted(stages, key=["finding faces", "classifying"].index)  # the first pass, then the second
+    for stage in ("finding faces", "classifying"):
+        reports = [p for p in seen if p.stage == stage]
+        assert [p.frames for p in reports] == [25, 50, 72] and reports[-1].total == 72
+        assert reports[-1].seconds_left == 0 and all(p.elapsed >= 0 for p in reports)
+    assert seen[-1].windows == sum(w.probs is not None for w in result.persons[0].windows) > 0
+    assert [p for p in seen if p.stage == "finding faces"][-1].faces > 0
+
+
+def test_the_demo_display_prints_a_line_now_and_then_into_a_file(tmp_path):
+    from inference.progress import Progress, ProgressDisplay
+
+    with open(tmp_path / "log", "w") as log:
+        display = ProgressDisplay(interval=0.0, stream=log)
+        for frames in (25, 50):
+            display(Progress("finding faces", frames, 50, 3, 0, 2.0 * frames / 25))
+        display(Progress("classifying", 50, 50, 2, 4, 10.0))
+    lines = (tmp_path / "log").read_text().splitlines()
+    assert lines[0] == "finding faces: 25/50 frames (50%), 3 faces, 0:02 elapsed, about 0:02 left"
+    assert lines[-1] == "classifying: 50/50 frames (100%), 4 windows classified, 0:10 elapsed, about 0:00 left"

@@ -167,6 +167,7 @@ class Recognizer:
         self.clip_len, self.input_size, self.stride, self.hop = clip_len, input_size, stride, hop
         self.batch_size, self.detect_every, self.device = batch_size, detect_every, torch.device(device)
         self.faces, self.min_face, self.data_set = faces, min_face, data_set
+        self.warned = False  # the warning of a model of the generated set is logged once
         if detector == "none":
             self.detector = None  # the frames are face crops already
         else:
@@ -201,8 +202,9 @@ class Recognizer:
         source = FrameSource(video, fps)
         persons, num_frames, shot_starts = self.find_persons(source, progress)  # does the file decode at all?
         warning = generated_set_warning(self.data_set, video)
-        if warning:
+        if warning and not self.warned:
             log.warning("warning: %s", warning)
+            self.warned = True
         stats, ids = StreamStats(), [p.id for p in persons]
         tracks = [p.track for p in persons]
         writer = AnnotatedVideo(annotated, self.classes, source.fps, ids) if annotated else contextlib.nullcontext()

@@ -187,8 +187,11 @@ def join_tracklets(tracklets: list[Tracklet], same_person: float) -> list[list[i
         return []
     descriptors = np.stack([tr.descriptor for tr in tracklets])
     distance = np.linalg.norm(descriptors[:, None] - descriptors[None], axis=-1)  # n, n
-    frames = [set(tr.frames_with_box().tolist()) for tr in tracklets]
-    apart = np.array([[not (frames[i] & frames[j]) for j in range(n)] for i in range(n)])  # n, n
+    firsts, lasts = np.array([tr.first for tr in tracklets]), np.array([tr.last for tr in tracklets])
+    apart = (lasts[:, None] < firsts[None]) | (lasts[None] < firsts[:, None])  # n, n: spans apart
+    for i, j in zip(*np.nonzero(np.triu(~apart, 1)), strict=True):  # spans overlap: do they share a frame?
+        shared = np.intersect1d(tracklets[i].frames_with_box(), tracklets[j].frames_with_box(), assume_unique=True)
+        apart[i, j] = apart[j, i] = not len(shared)
     groups = {i: [i] for i in range(n)}
     while len(groups) > 1:
         keys = list(groups)

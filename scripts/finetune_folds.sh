@@ -6,11 +6,19 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
+source scripts/launch.sh
+need_folder DATA_ROOT "$DATA_ROOT" "set DATA_ROOT to the $DATASET root (the csv paths are relative to it)"
+for split in "${SPLITS[@]}"; do
+  for part in train val test; do
+    need_file "annotation file" "$DATA_DIR/$split/$part.csv" "prepare $DATASET first (docs/datasets.md) or set DATA_DIR"
+  done
+done
+[ -z "${PRETRAINED:-}" ] || need_file PRETRAINED "$PRETRAINED" "set PRETRAINED to a pretraining checkpoint, or PRETRAINED= for none"
 outputs=()
 for split in "${SPLITS[@]}"; do
   out="$OUTPUT/$split"
   outputs+=("$out")
-  "$PYTHON" -m torch.distributed.run --nproc_per_node="$GPUS" --master_port="${MASTER_PORT:-29511}" run_finetuning.py \
+  torchrun_quietly --nproc_per_node="$GPUS" --master_port="${MASTER_PORT:-29511}" run_finetuning.py \
     --model lgi_former_base_patch16_160 \
     --data_set "$DATASET" \
     --data_path "$DATA_DIR/$split" \

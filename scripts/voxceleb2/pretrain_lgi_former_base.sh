@@ -12,7 +12,10 @@ DATA=${DATA:-saved/data/voxceleb2/info_clean.csv}   # written by: python -m prep
 DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the VoxCeleb2 root: the csv paths are relative to it}
 OUTPUT=${OUTPUT:-saved/model/pretraining/voxceleb2/lgi_former_base}
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
-"$PYTHON" -m torch.distributed.run --nproc_per_node="$GPUS" --master_port="${MASTER_PORT:-29510}" run_pretraining.py \
+source scripts/launch.sh
+need_folder DATA_ROOT "$DATA_ROOT" "set DATA_ROOT to the VoxCeleb2 root (the csv paths are relative to it)"
+need_file "annotation file" "$DATA" "prepare VoxCeleb2 first (docs/datasets.md) or set DATA"
+torchrun_quietly --nproc_per_node="$GPUS" --master_port="${MASTER_PORT:-29510}" run_pretraining.py \
   --model pretrain_lgi_former_base_patch16_160 \
   --data_path "$DATA" --data_root "$DATA_ROOT" --voxceleb2_crop \
   --mask_type part_window --mask_ratio 0.9 --part_win_size 2 5 10 \

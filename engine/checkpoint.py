@@ -7,8 +7,10 @@ file in the same folder, flushed to disk, then renamed over the target, so an in
 leaves a broken checkpoint behind.
 """
 
+import errno
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -41,6 +43,8 @@ def save_checkpoint(path, model, epoch, optimizer=None, scaler=None, args=None, 
 
 
 def atomic_save(obj, path):
+    """torch.save through a temporary file renamed over `path`; a full disk is a one-line CheckpointError naming
+    the file, the bytes it needs and the space left (the files already written stay as they were)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -50,9 +54,30 @@ def atomic_save(obj, path):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:
+        Path(tmp).unlink(missing_ok=True)
+        needed, free = tensor_bytes(obj), shutil.disk_usage(path.parent).free
+        if getattr(err, "errno", None) == errno.ENOSPC or free < needed:
+            raise CheckpointError(
+                f"{path}: no space left to write the checkpoint: it needs about {needed:,} bytes, "
+                f"{free:,} are free on its disk; the checkpoints already written are intact and a rerun resumes "
+                "from the newest one"
+            ) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def tensor_bytes(obj):
+    """Bytes of the tensors inside nested dicts, lists and tuples: about a checkpoint's size on disk."""
+    if isinstance(obj, torch.Tensor):
+        return obj.nelement() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(tensor_bytes(v) for v in obj)
+    return 0
 
 
 def numbered_checkpoints(output_dir):

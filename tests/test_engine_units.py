@@ -1,20 +1,21 @@
 """Engine pieces on their own: metrics, schedules, parameter groups, checkpoint files, evaluation merge."""
 
 import os
+import subprocess
 
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-from engine.checkpoint import atomic_save, latest_valid_checkpoint, save_epoch_checkpoint
+from engine.checkpoint import atomic_save, latest_valid_checkpoint, save_checkpoint, save_epoch_checkpoint
 from engine.evaluate import per_video
 from engine.logger import RunLogger
 from engine.metrics import classification_metrics
 from engine.optim import cosine_schedule, param_groups
 from engine.setup import compile_in_place
 from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
-from models import create_model
+from models import CheckpointError, create_model, read_checkpoint
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -190,3 +191,27 @@ def test_compile_without_a_cpp_compiler_is_a_clear_error(monkeypatch):
     monkeypatch.setattr("shutil.which", lambda name: None)
     with pytest.raises(ValueError, match="--compile on CPU needs a C\\+\\+ compiler"):
         compile_in_place(torch.nn.Linear(2, 2), torch.device("cpu"))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MB tmpfs (root only), unmounted after the test."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_checkpoints_written(small_disk):
+    small = torch.nn.Linear(100, 100)  # 40 kB: fits
+    save_checkpoint(small_disk / "checkpoint-0.pth", small, 0)
+    large = torch.nn.Linear(1000, 1000)  # 4 MB: does not
+    with pytest.raises(CheckpointError) as info:
+        save_checkpoint(small_disk / "checkpoint-1.pth", large, 1)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{small_disk / 'checkpoint-1.pth'}: no space left")
+    assert "it needs about 4,004,000 bytes" in message and "are free on its disk" in message
+    assert sorted(p.name for p in small_disk.iterdir()) == ["checkpoint-0.pth"]  # no temporary file left
+    assert read_checkpoint(small_disk / "checkpoint-0.pth")["epoch"] == 0

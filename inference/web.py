@@ -1,0 +1,154 @@
+"""The recognizer as a local web page (Gradio): upload a video or record one with the browser's camera, follow
+the progress, then see the annotated video, the timeline (one panel per person), each person's overall label and
+the per-window table, and download the predictions and the annotated video. `python webapp.py` starts it.
+
+One Recognizer, loaded at start, serves every request through the queue, one at a time (concurrency 1); each
+page sees only its own result. An upload is checked for being a video within the limits before any work
+(inference/upload.py) and deleted once its result is ready; results are deleted when the page asks for the next
+one or is closed (inference/web_files.py). Bad input is a message on the page, never a stack trace.
+"""
+
+import html
+import signal
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from datasets.video_io import VideoReadError
+from inference.recognizer import FACES, Recognizer
+from inference.report import plot_timeline, write_predictions
+from inference.upload import UploadRejected, check_video
+from inference.web_view import summary_markdown, window_headers, window_rows
+
+# No web fonts: the page fetches nothing from outside this server.
+THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+CSS = "#summary th { white-space: nowrap; }"  # the summary's headers on one line each
+CACHE_SWEEP = (3600, 6 * 3600)  # every hour, Gradio deletes its files older than 6 h (uploads of abandoned requests)
+
+
+def serve(recognizer, files, host="127.0.0.1", port=7860, max_upload_mb=200, max_seconds=600.0):
+    """Run the page until Ctrl-C or SIGTERM. `files`: the server's ServerFiles, GRADIO_TEMP_DIR pointing into it
+    before Gradio was imported (webapp.py)."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stops the server as Ctrl-C does
+    page = build_page(recognizer, files, max_upload_mb, max_seconds)
+    page.queue(default_concurrency_limit=1).launch(
+        server_name=host, server_port=port, max_file_size=int(max_upload_mb * 2**20), theme=THEME, css=CSS,
+        show_error=False, footer_links=[], run_history=False, enable_monitoring=False, mcp_server=False,
+        ssr_mode=False,
+    )  # fmt: skip
+
+
+def build_page(recognizer, files, max_upload_mb, max_seconds):
+    limits = f"at most {max_upload_mb:g} MB and {max_seconds:g} s"
+    with gr.Blocks(title="MAE-DFER: emotions in a video", analytics_enabled=False, delete_cache=CACHE_SWEEP) as page:
+        gr.Markdown(
+            "## Facial expressions in a video, person by person\n"
+            f"Upload a video ({limits}) or record one with the camera, then press **Recognise**. It is analysed "
+            "on this server and deleted as soon as its result is ready; the result goes when you close this page "
+            f"or ask for the next one. Classes: {', '.join(recognizer.classes)}."
+        )
+        with gr.Row():
+            with gr.Column(scale=2):
+                video = gr.Video(
+                    label="Video", sources=["upload", "webcam"], elem_id="input",
+                    include_audio=True,  # as uploaded: without, Gradio would strip the audio with an ffmpeg binary
+                    webcam_options=gr.WebcamOptions(constraints={"audio": False}),  # records the camera, no microphone
+                )  # fmt: skip
+                faces = gr.Radio(
+                    FACES, value=recognizer.faces, label="Faces", info="everyone, or the most seen", elem_id="faces"
+                )
+                detect_every = gr.Slider(
+                    1, 25, recognizer.detect_every, step=1, label="Detect faces every k frames", elem_id="detect_every"
+                )
+                hop = gr.Slider(1, 64, recognizer.hop, step=1, label="Frames between window starts", elem_id="hop")
+                button = gr.Button("Recognise", variant="primary", elem_id="run")
+            with gr.Column(scale=3):
+                summary = gr.Markdown(elem_id="summary")
+                annotated = gr.Video(label="Annotated video", height=360, interactive=False, elem_id="annotated")
+        timeline = gr.Image(label="Timeline", type="filepath", interactive=False, elem_id="timeline")
+        table = gr.Dataframe(
+            headers=window_headers(recognizer.classes), label="Windows", interactive=False, elem_id="windows"
+        )
+        downloads = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="downloads")
+
+        requests = Requests(recognizer, files, max_upload_mb, max_seconds)
+        video.change(requests.show, video, None, queue=False)
+        outputs = [video, summary, annotated, timeline, table, downloads]
+        button.click(requests.claim, video, None, queue=False).success(
+            requests.run, [video, faces, detect_every, hop], outputs, concurrency_limit=1, concurrency_id="model"
+        )
+        page.unload(requests.close)
+    return page
+
+
+class Requests:
+    """What the page's events do: hold the video the page shows, claim it for a request when the button is
+    pressed, analyse it in the queue, let go of it and forget a closed page (inference/web_files.py)."""
+
+    def __init__(self, recognizer, files, max_upload_mb, max_seconds):
+        self.recognizer, self.files = recognizer, files
+        self.max_bytes, self.max_seconds = max_upload_mb * 2**20, max_seconds
+
+    def show(self, upload, request: gr.Request):
+        self.files.show(request.session_hash, upload)
+
+    def claim(self, upload, request: gr.Request):
+        if upload is None:
+            raise gr.Error("Upload a video or record one first.", title="No video", print_exception=False)
+        self.files.claim(request.session_hash, upload)
+
+    def run(self, upload, faces, detect_every, hop, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        """The page's outputs: the input emptied (its file is deleted), then analyse()'s."""
+        try:
+            timing = check_video(upload, self.max_bytes, self.max_seconds)
+            folder = self.files.new_result(request.session_hash)
+            recognizer = with_settings(self.recognizer, faces, int(detect_every), int(hop))
+            return None, *analyse(recognizer, upload, timing.fps, folder, gradio_progress(progress))
+        except (UploadRejected, VideoReadError, ValueError) as err:
+            message = html.escape(str(err).replace(str(upload), Path(upload).name))
+            raise gr.Error(message, None, title="Cannot analyse this video", print_exception=False) from None
+        finally:
+            self.files.done(request.session_hash)
+
+    def close(self, request: gr.Request):
+        self.files.end_session(request.session_hash)
+
+
+def analyse(recognizer, upload, fps, folder, progress):
+    """Recognise `upload` at `fps` (its packets' rate: a browser's recording may announce 1000 fps), write the
+    demo's files into `folder`; the page's summary, annotated video, timeline, window rows and downloads."""
+    start, name = time.time(), Path(upload).name
+    result = recognizer(upload, fps=fps, annotated=folder / "annotated.mp4", progress=progress)
+    timelines = {f"person {p.id}": p.timeline for p in result.persons}
+    plot_timeline(folder / "timeline.png", timelines, recognizer.classes, result.fps, title=name)
+    seconds = time.time() - start
+    report = {**result.to_dict(), "video": name, "processing_s": round(seconds, 2)}
+    if result.stopped:
+        report["decoding_stopped"] = result.stopped.replace(str(upload), name)
+    write_predictions(folder, report)
+    downloads = [str(folder / file) for file in ("predictions.json", "predictions.csv", "annotated.mp4")]
+    return (
+        summary_markdown(report, name, seconds), str(folder / "annotated.mp4"), str(folder / "timeline.png"),
+        window_rows(report), downloads,
+    )  # fmt: skip
+
+
+def with_settings(recognizer, faces, detect_every, hop):
+    """The same model and detector with the page's settings."""
+    r = recognizer
+    detector = "none" if r.detector is None else r.detector
+    return Recognizer(
+        r.classify, r.classes, r.clip_len, r.input_size, r.stride, hop=hop, batch_size=r.batch_size,
+        detector=detector, detect_every=detect_every, faces=faces, min_face=r.min_face, device=r.device,
+        data_set=r.data_set,
+    )  # fmt: skip
+
+
+def gradio_progress(bar):
+    """The recognizer's progress callback drawn as Gradio's bar: each pass's share of frames, and its line."""
+
+    def report(p):
+        bar(p.frames / p.total if p.total else (p.frames, None), desc=p.line())
+
+    return report

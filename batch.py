@@ -40,6 +40,8 @@ def get_args(argv=None):
     p.add_argument("--detector", default="auto", help="auto, mtcnn, haar; none when the videos are face crops")
     p.add_argument("--detect_every", type=int, default=1, help="detect on every k-th frame, track the rest")
     p.add_argument("--faces", default="all", choices=FACES, help="every person, or only the one with the most face")
+    p.add_argument("--margin", type=float, default=None, help="crop side = (1 + margin) x the face box's longer side "
+                   "(default: as the checkpoint's training set: 0 for the generated faces, else 0.3)")  # fmt: skip
     p.add_argument("--min_face", type=int, default=40, help="smallest face side analysed (pixels, frame at 640)")
     return p.parse_args(argv)
 
@@ -97,7 +99,7 @@ def main(args):
     recognizer = Recognizer.from_checkpoint(
         args.checkpoint, args.device, args.backend, args.labels, args.stride, hop=args.hop,
         batch_size=args.batch_size, detector=args.detector, detect_every=args.detect_every, faces=args.faces,
-        min_face=args.min_face,
+        min_face=args.min_face, margin=args.margin,
     )  # fmt: skip
     durations = [duration_s(root, v) for v in todo]
     progress, cpu_s, video_s, failed = Progress(durations, prefix), 0.0, 0.0, 0

@@ -127,7 +127,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kind", default="side_by_side", choices=KINDS)
     parser.add_argument("--labels", nargs=2, default=["happy", "sad"], choices=DFEW_CLASSES, help="each person's class")
-    parser.add_argument("--seeds", nargs=2, type=int, default=[2, 10], help="each person's identity")
+    parser.add_argument("--seeds", nargs=2, type=int, default=[8, 11], help="each person's identity")
     parser.add_argument("--out", required=True, help="the .mp4 to write")
     args = parser.parse_args()
     labels = tuple(DFEW_CLASSES.index(name) for name in args.labels)

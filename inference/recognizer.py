@@ -33,7 +33,7 @@ from datasets.labels import get_label_map
 from datasets.specs import get_spec
 from datasets.transforms import normalize
 from engine.setup import release_freed_memory
-from inference.checkpoints import default_checkpoint, generated_set_warning
+from inference.checkpoints import FACE_MARGIN, default_checkpoint, face_margin, generated_set_warning
 from inference.frames import FrameSource
 from inference.persons import MAX_GAP, Person, main_person, scan, track_persons
 from inference.progress import reporting
@@ -156,6 +156,7 @@ class Recognizer:
         detect_every=1,
         faces="all",
         min_face=40,
+        margin=FACE_MARGIN,
         device="cpu",
         data_set=None,
     ):
@@ -166,7 +167,7 @@ class Recognizer:
         self.classify, self.classes = classify, tuple(classes)
         self.clip_len, self.input_size, self.stride, self.hop = clip_len, input_size, stride, hop
         self.batch_size, self.detect_every, self.device = batch_size, detect_every, torch.device(device)
-        self.faces, self.min_face, self.data_set = faces, min_face, data_set
+        self.faces, self.min_face, self.margin, self.data_set = faces, min_face, margin, data_set
         self.warned = False  # the warning of a model of the generated set is logged once
         if detector == "none":
             self.detector = None  # the frames are face crops already
@@ -178,7 +179,8 @@ class Recognizer:
         """A fine-tuned checkpoint: .pth (ours or upstream's) or .safetensors with backend "torch", an exported
         .onnx with "onnxruntime" (the default follows the suffix); without a path, the one model in checkpoint/
         or the quick start's (inference/checkpoints.py). `labels` names a label table (dfew, mafw, ...)
-        instead of the checkpoint's classes; `stride` overrides its sampling rate; `options` go to __init__."""
+        instead of the checkpoint's classes; `stride` overrides its sampling rate; `options` go to __init__
+        (`margin` defaults to the one that frames faces as the checkpoint's training set did)."""
         path = path or default_checkpoint()
         backend = backend or ("onnxruntime" if str(path).endswith(".onnx") else "torch")
         if backend == "torch":
@@ -189,6 +191,8 @@ class Recognizer:
             raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
         classes = class_names(facts["class_names"], facts["data_set"], labels, facts["num_classes"])
         stride = stride or facts["sampling_rate"] or 4
+        if options.get("margin") is None:
+            options["margin"] = face_margin(facts["data_set"])
         return cls(
             classify, classes, facts["clip_len"], facts["input_size"], stride, device=facts["device"],
             data_set=facts["data_set"], **options,
@@ -235,7 +239,7 @@ class Recognizer:
         frames = handing_back_memory(source.readable_frames())
         found = scan(frames, self.detector, self.detect_every, self.min_face, progress, source.expected_frames)
         max_gap = max(MAX_GAP, self.detect_every - 1)  # neighbouring detections are always bridged
-        persons = track_persons(found, max_gap=max_gap)
+        persons = track_persons(found, max_gap=max_gap, margin=self.margin)
         if self.faces == "main":
             persons = [Person(1, p.track, p.tracklets, p.size) for p in main_person(persons)]
         return persons, found.num_frames, found.shot_starts

@@ -140,8 +140,8 @@ def with_settings(recognizer, faces, detect_every, hop):
     detector = "none" if r.detector is None else r.detector
     return Recognizer(
         r.classify, r.classes, r.clip_len, r.input_size, r.stride, hop=hop, batch_size=r.batch_size,
-        detector=detector, detect_every=detect_every, faces=faces, min_face=r.min_face, device=r.device,
-        data_set=r.data_set,
+        detector=detector, detect_every=detect_every, faces=faces, min_face=r.min_face, margin=r.margin,
+        device=r.device, data_set=r.data_set,
     )  # fmt: skip
 
 

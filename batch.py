@@ -17,11 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from inference.batch import analyse, list_videos, merge, read_records, record_name, shard, write_record
 from inference.frames import FrameSource
-from inference.recognizer import BACKENDS, FACES, Recognizer
+from inference.options import add_recognizer_arguments, recognizer_from_args
 from models import CheckpointError
 
 
@@ -30,19 +28,7 @@ def get_args(argv=None):
     p.add_argument("source", help="a folder of videos (searched recursively) or a text file with one path per line")
     p.add_argument("--output", required=True, help="results folder (records/ inside it makes reruns resume)")
     p.add_argument("--csv", action="store_true", help="write the tables as CSV as well as Parquet")
-    p.add_argument("--checkpoint", default=None, help="fine-tuned model (default: as demo.py)")
-    p.add_argument("--backend", default=None, choices=BACKENDS, help="default: onnxruntime for a .onnx, else torch")
-    p.add_argument("--labels", default=None, help="class names: dfew, mafw, ferv39k, ... (default: checkpoint's)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--stride", type=int, default=None, help="frame step inside a window (default: checkpoint's)")
-    p.add_argument("--hop", type=int, default=16, help="frames between window starts")
-    p.add_argument("--batch_size", type=int, default=8)
-    p.add_argument("--detector", default="auto", help="auto, mtcnn, haar; none when the videos are face crops")
-    p.add_argument("--detect_every", type=int, default=1, help="detect on every k-th frame, track the rest")
-    p.add_argument("--faces", default="all", choices=FACES, help="every person, or only the one with the most face")
-    p.add_argument("--margin", type=float, default=None, help="crop side = (1 + margin) x the face box's longer side "
-                   "(default: as the checkpoint's training set: 0 for the generated faces, else 0.3)")  # fmt: skip
-    p.add_argument("--min_face", type=int, default=40, help="smallest face side analysed (pixels, frame at 640)")
+    add_recognizer_arguments(p)
     return p.parse_args(argv)
 
 
@@ -96,11 +82,7 @@ def main(args):
     records.mkdir(parents=True, exist_ok=True)
     todo = [v for v in shard(videos, rank, world_size) if not (records / record_name(v)).exists()]
     print(f"{prefix}{len(videos)} videos in {args.source}; {len(todo)} to analyse in this process")
-    recognizer = Recognizer.from_checkpoint(
-        args.checkpoint, args.device, args.backend, args.labels, args.stride, hop=args.hop,
-        batch_size=args.batch_size, detector=args.detector, detect_every=args.detect_every, faces=args.faces,
-        min_face=args.min_face, margin=args.margin,
-    )  # fmt: skip
+    recognizer = recognizer_from_args(args)
     durations = [duration_s(root, v) for v in todo]
     progress, cpu_s, video_s, failed = Progress(durations, prefix), 0.0, 0.0, 0
     try:

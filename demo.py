@@ -21,14 +21,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from datasets.video_io import VideoReadError
-from engine.setup import keep_freed_memory
-from inference.checkpoints import CHECKPOINT_FOLDER, QUICKSTART_CHECKPOINT
 from inference.frames import downscale
+from inference.options import add_recognizer_arguments, recognizer_from_args
 from inference.progress import ProgressDisplay
-from inference.recognizer import BACKENDS, FACES, Recognizer
 from inference.report import plot_timeline, write_predictions
 from inference.windows import plan_windows
 from models import CheckpointError
@@ -39,27 +36,9 @@ def get_args(argv=None):
     p.add_argument("video", nargs="?", help="a video file (mp4, avi, mov, webm, ...) or a folder of frames")
     p.add_argument("--webcam", type=int, default=None, help="record from this camera index instead")
     p.add_argument("--max_seconds", type=float, default=10.0, help="webcam recording length")
-    p.add_argument(
-        "--checkpoint", default=None,
-        help=f"fine-tuned model (default: the one in {CHECKPOINT_FOLDER}/, else {QUICKSTART_CHECKPOINT})",
-    )  # fmt: skip
-    p.add_argument("--backend", default=None, choices=BACKENDS, help="default: onnxruntime for a .onnx, else torch")
-    p.add_argument("--labels", default=None, help="class names: dfew, mafw, ferv39k, ... (default: checkpoint's)")
     p.add_argument("--true_label", default=None, help="the video's known class, shown next to the prediction")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--output", default=None, help="output folder (default: output/<video name>/)")
-    p.add_argument("--stride", type=int, default=None, help="frame step inside a window (default: checkpoint's)")
-    p.add_argument("--hop", type=int, default=16, help="frames between window starts")
-    p.add_argument("--batch_size", type=int, default=8)
-    p.add_argument(
-        "--detector", default="auto", help="face detector: auto, mtcnn, haar; none when frames are face crops already"
-    )
-    p.add_argument("--detect_every", type=int, default=1, help="detect on every k-th frame, track the rest (faster)")
-    p.add_argument("--faces", default="all", choices=FACES, help="every person, or only the one with the most face")
-    p.add_argument("--margin", type=float, default=None, help="crop side = (1 + margin) x the face box's longer side "
-                   "(default: as the checkpoint's training set: 0 for the generated faces, else 0.3)")  # fmt: skip
-    p.add_argument("--min_face", type=int, default=40, help="smallest face side analysed, in pixels of the frame "
-                   "downscaled to 640 at most")  # fmt: skip
+    add_recognizer_arguments(p)
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of a frame folder (videos know theirs)")
     return p.parse_args(argv)
 
@@ -92,13 +71,7 @@ def main(args):
     start = time.time()
     if args.webcam is None and not args.video:
         raise ValueError("give a video file or folder, or --webcam N")
-    recognizer = Recognizer.from_checkpoint(
-        args.checkpoint, args.device, args.backend, args.labels, args.stride, hop=args.hop,
-        batch_size=args.batch_size, detector=args.detector, detect_every=args.detect_every, faces=args.faces,
-        min_face=args.min_face, margin=args.margin,
-    )  # fmt: skip
-    if args.device == "cpu":
-        keep_freed_memory()  # after loading: the checkpoint's copy of the weights goes back to the OS
+    recognizer = recognizer_from_args(args)
     classes = recognizer.classes
     if args.true_label is not None and args.true_label not in classes:
         raise ValueError(f"--true_label {args.true_label!r} is not a class of this model: {', '.join(classes)}")

@@ -12,27 +12,14 @@ import argparse
 import os
 import sys
 
-import torch
-
-from engine.setup import keep_freed_memory
-from inference.checkpoints import CHECKPOINT_FOLDER, QUICKSTART_CHECKPOINT
-from inference.recognizer import BACKENDS, Recognizer
+from inference.options import add_recognizer_arguments, recognizer_from_args
 from inference.web_files import ServerFiles
 from models import CheckpointError
 
 
 def get_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "--checkpoint", default=None,
-        help=f"fine-tuned model (default: the one in {CHECKPOINT_FOLDER}/, else {QUICKSTART_CHECKPOINT})",
-    )  # fmt: skip
-    p.add_argument("--backend", default=None, choices=BACKENDS, help="default: onnxruntime for a .onnx, else torch")
-    p.add_argument("--labels", default=None, help="class names: dfew, mafw, ferv39k, ... (default: checkpoint's)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument(
-        "--detector", default="auto", help="face detector: auto, mtcnn, haar; none when videos are face crops already"
-    )
+    add_recognizer_arguments(p, per_video=False)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every network interface)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--max_upload_mb", type=float, default=200.0, help="largest upload accepted")
@@ -41,11 +28,7 @@ def get_args(argv=None):
 
 
 def main(args):
-    recognizer = Recognizer.from_checkpoint(
-        args.checkpoint, args.device, args.backend, args.labels, detector=args.detector
-    )
-    if args.device == "cpu":
-        keep_freed_memory()  # after loading: the checkpoint's copy of the weights goes back to the OS
+    recognizer = recognizer_from_args(args)
     files = ServerFiles()  # the server's private folder, removed at exit
     try:
         os.environ["GRADIO_TEMP_DIR"] = str(files.root)  # Gradio's upload cache inside it: set before Gradio loads

@@ -42,15 +42,19 @@ class FrameSource:
 
     @functools.cached_property
     def expected_frames(self):
-        """The number of frames an array holds or a video file's header announces; None when unknown."""
+        """The number of frames an array holds or a video file's header announces; None when unknown (PyAV, which
+        prints nothing about a file it cannot open: decoding says why)."""
         if isinstance(self.video, np.ndarray):
             return len(self.video)
         if Path(self.video).is_dir():
             return None
-        capture = cv2.VideoCapture(str(self.video))
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        capture.release()
-        return count if count > 0 else None
+        import av
+
+        try:
+            with av.open(str(self.video)) as container:
+                return container.streams.video[0].frames or None
+        except (av.FFmpegError, IndexError, OSError):
+            return None
 
     def frames(self, wanted=None):
         """Every frame in order, or None where `wanted(index)` declines it; VideoReadError where decoding fails."""

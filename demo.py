@@ -100,7 +100,8 @@ def main(args):
 
     n, fps = result.num_frames, result.fps
     shots = f", {len(result.shot_starts)} shots" if len(result.shot_starts) > 1 else ""
-    print(f"{source}: {n} frames ({n / fps:.1f} s at {fps:.1f} fps){shots}, {len(result.persons)} persons")
+    persons = f"{len(result.persons)} person" + ("" if len(result.persons) == 1 else "s")
+    print(f"{source}: {n} frames ({n / fps:.1f} s at {fps:.1f} fps){shots}, {persons}")
     if result.stopped:
         print(f"warning: {result.stopped}; the timeline ends at frame {n} ({n / fps:.1f} s)")
     planned = len(plan_windows(n, recognizer.clip_len, recognizer.stride, args.hop))

@@ -25,7 +25,16 @@ import numpy as np
 from inference.progress import Progress, reporting
 from inference.shots import ShotCuts
 from preprocess.face_detect import FaceDetector
-from preprocess.face_track import BRIDGED, DETECTED, MISSING, NO_FACES, FaceTrack, link_detections, moving_average
+from preprocess.face_track import (
+    BRIDGED,
+    DETECTED,
+    MISSING,
+    NO_FACES,
+    FaceTrack,
+    box_geometry,
+    link_detections,
+    square_boxes,
+)
 
 HUE_BINS, SATURATION_BINS, VALUE_BINS = 12, 8, 8
 DESCRIPTOR_SIZE = HUE_BINS * SATURATION_BINS + VALUE_BINS
@@ -133,8 +142,7 @@ def make_tracklet(
     (1 + margin) times the detected box's longer side; centre and side are smoothed by a moving average."""
     seen = np.array(sorted(detections))
     first, last = int(seen[0]), int(seen[-1])
-    x1, y1, x2, y2 = np.stack([detections[t][:4] for t in seen]).T
-    geometry = np.stack([(x1 + x2) / 2, (y1 + y2) / 2, np.maximum(x2 - x1, y2 - y1)], axis=1)  # K, 3
+    geometry = box_geometry(np.stack([detections[t] for t in seen]))  # K, 3
     span = np.arange(first, last + 1)
     full = np.stack([np.interp(span, seen, geometry[:, c]) for c in range(3)], axis=1)  # span, 3
     status = np.full(len(span), MISSING, dtype="<U8")
@@ -142,19 +150,9 @@ def make_tracklet(
     for a, b in zip(seen[:-1], seen[1:], strict=True):
         if b - a - 1 <= max_gap:
             status[a + 1 - first : b - first] = BRIDGED
-    boxes = np.full((len(span), 4), np.nan, np.float32)
-    for start, stop in _runs(status != MISSING):
-        cx, cy, side = moving_average(full[start:stop], smooth).T
-        half = side * (1 + margin) / 2
-        boxes[start:stop] = np.stack([cx - half, cy - half, cx + half, cy + half], axis=1)
+    boxes = square_boxes(full, status != MISSING, margin, smooth)
     descriptor = np.mean([descriptors[t] for t in seen], axis=0)
     return Tracklet(first, last, boxes, status, descriptor, float(geometry[:, 2].sum()))
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) of each run of True."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    return list(zip(edges[::2], edges[1::2], strict=True))
 
 
 def tracklets_of(

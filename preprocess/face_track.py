@@ -72,6 +72,23 @@ def moving_average(x: np.ndarray, window: int) -> np.ndarray:
     return np.stack([np.convolve(padded[:, c], kernel, mode="valid") for c in range(x.shape[1])], axis=1)
 
 
+def box_geometry(boxes: np.ndarray) -> np.ndarray:
+    """(K, 4+) [x1, y1, x2, y2, ...] boxes -> (K, 3) centre x, centre y and longer side."""
+    x1, y1, x2, y2 = boxes[:, :4].T
+    return np.stack([(x1 + x2) / 2, (y1 + y2) / 2, np.maximum(x2 - x1, y2 - y1)], axis=1)
+
+
+def square_boxes(geometry: np.ndarray, found: np.ndarray, margin: float, smooth: int) -> np.ndarray:
+    """(T, 3) centre x, centre y, side and (T,) found -> (T, 4) float32 square boxes of side (1 + margin) x side,
+    centre and side smoothed by a moving average inside each run of found frames; NaN elsewhere."""
+    boxes = np.full((len(found), 4), np.nan, np.float32)
+    for start, stop in segments(found):
+        cx, cy, side = moving_average(geometry[start:stop], smooth).T
+        half = side * (1 + margin) / 2
+        boxes[start:stop] = np.stack([cx - half, cy - half, cx + half, cy + half], axis=1)
+    return boxes
+
+
 def segments(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) of each run of True."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
@@ -96,8 +113,7 @@ def track_faces(
         return FaceTrack(boxes, status)
     main = max(tracks, key=lambda tr: sum(max(b[2] - b[0], b[3] - b[1]) for b in tr.values()))
     seen = np.array(sorted(main))
-    x1, y1, x2, y2 = np.stack([main[t][:4] for t in seen]).T
-    geom = np.stack([(x1 + x2) / 2, (y1 + y2) / 2, np.maximum(x2 - x1, y2 - y1)], axis=1)  # (K, 3)
+    geom = box_geometry(np.stack([main[t] for t in seen]))  # (K, 3)
 
     # (T, 3) centre x, centre y, side: interpolated across short gaps, held for max_gap frames past a detection.
     frames = np.arange(n)
@@ -111,11 +127,7 @@ def track_faces(
         else:
             status[a + 1 : a + 1 + max_gap] = status[b - max_gap : b] = BRIDGED
             full[a + 1 : a + 1 + max_gap], full[b - max_gap : b] = geom[k], geom[k + 1]
-    for start, stop in segments(status != MISSING):
-        cx, cy, side = moving_average(full[start:stop], smooth).T
-        half = side * (1 + margin) / 2
-        boxes[start:stop] = np.stack([cx - half, cy - half, cx + half, cy + half], axis=1)
-    return FaceTrack(boxes, status)
+    return FaceTrack(square_boxes(full, status != MISSING, margin, smooth), status)
 
 
 def detect_and_track(

@@ -63,8 +63,6 @@ class Scan:
     descriptors: list[np.ndarray]  # per frame (N, D)
     shot_starts: list[int]  # first frame of every shot
     faces: int = 0  # detections kept so far
-    height: int = 0
-    width: int = 0
 
     @property
     def num_frames(self) -> int:
@@ -89,7 +87,6 @@ def scan(
     cuts = cuts or ShotCuts()
     result, batch = Scan([], [], cuts.starts), {}  # batch: frame index -> frame waiting for the detector
     for t, frame in enumerate(reporting(frames, "finding faces", total, lambda: (result.faces, 0), progress)):
-        result.height, result.width = frame.shape[:2]
         cuts.update(frame)
         result.detections.append(NO_FACES)
         result.descriptors.append(NO_DESCRIPTORS)

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from inference.report import BOX
@@ -76,27 +77,19 @@ def analyse(recognizer, root, video):
         "error": None,
         "processing_s": round(time.perf_counter() - start, 3),
         **{k: report[k] for k in ("fps", "num_frames", "duration_s", "classes", "persons", "decoding_stopped")},
-        "face_coverage": round(float(sum_found(result) / max(result.num_frames, 1)), 4),
+        "face_coverage": round(float(frames_with_a_face(result) / max(result.num_frames, 1)), 4),
     }
     return Outcome(record, time.process_time() - cpu)
 
 
-def sum_found(result):
-    """Frames with at least one person's face."""
-    if not result.persons:
-        return 0
-    found = result.persons[0].track.found.copy()
-    for person in result.persons[1:]:
-        found |= person.track.found
-    return int(found.sum())
+def frames_with_a_face(result):
+    """Frames where at least one person's face is."""
+    return int(np.logical_or.reduce([p.track.found for p in result.persons]).sum()) if result.persons else 0
 
 
 def write_record(folder, record):
     """Atomically: a record is either whole or absent."""
-    path = folder / record_name(record["video"])
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(record))
-    os.replace(tmp, path)
+    _atomic(folder / record_name(record["video"]), lambda tmp: tmp.write_text(json.dumps(record)))
 
 
 def read_records(folder, videos):

@@ -11,8 +11,8 @@ that none covers, and frames without the person's face, stay NaN (no face), neve
 when its last frame arrives, predicted when `batch_size` face windows are waiting, and a frame is handed on
 (`on_frame`) and dropped as soon as every window covering it has its prediction. Memory holds at most
 (batch_size - 1) * hop + span frames (span = (clip_len - 1) * stride + 1), whatever the video's length or its
-number of persons: when
-windows without a face separate the waiting ones, a batch runs before it is full rather than hold more.
+number of persons: when windows without a face separate the waiting ones, a batch runs before it is full rather
+than hold more.
 """
 
 import itertools

@@ -21,13 +21,13 @@ from datasets.specs import get_spec
 from datasets.transforms import build_mixup
 from datasets.video_dataset import DataLoadError, FinetuneDataset
 from engine import distributed as dist
-from engine.checkpoint import restore, resume_training, save_checkpoint, save_epoch_checkpoint
+from engine.checkpoint import restore, resume_training, save_checkpoint, save_epoch_checkpoint, save_step_checkpoint
 from engine.data import build_loader, start_epoch
 from engine.evaluate import coverage, evaluate
 from engine.finetune import finetune_loss, run_test
 from engine.optim import build_optimizer, param_groups
 from engine.setup import build_ema, compile_in_place, default_workers, plan_steps, scaled_lrs, start_run, str2bool
-from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
+from engine.train import EpochProgress, NonFiniteLossError, StepSettings, train_one_epoch
 from models import CheckpointError, create_model, load_weights, model_family, read_checkpoint
 
 
@@ -37,6 +37,12 @@ def get_args(argv=None):
     g.add_argument("--batch_size", type=int, default=64, help="batch per process")
     g.add_argument("--epochs", type=int, default=30)
     g.add_argument("--update_freq", type=int, default=1, help="gradient accumulation steps")
+    g.add_argument(
+        "--save_every_steps", type=int, default=0, help="also checkpoint every N steps inside an epoch (0: never)"
+    )
+    g.add_argument(
+        "--num_sample", type=int, default=1, help="augmented views per decoded clip; a batch holds batch_size x N"
+    )
     g.add_argument("--save_ckpt_freq", type=int, default=100, help="keep checkpoint-N.pth every N epochs")
     g = p.add_argument_group("model")
     g.add_argument("--model", default="lgi_former_base_patch16_160", help="a name from models.list_models()")
@@ -86,6 +92,7 @@ def get_args(argv=None):
     g.add_argument("--data_set", default="DFEW", help="dataset name: DFEW, FERV39k, MAFW, CREMA-D, ...")
     g.add_argument("--data_path", required=True, help="folder holding train.csv, val.csv and test.csv")
     g.add_argument("--data_root", default=None, help="resolve relative clip paths here (default: csv folder)")
+    g.add_argument("--train_shards", default=None, help="train from shards packed from train.csv (folder or URL)")
     g.add_argument("--nb_classes", type=int, default=None, help="default: the dataset's class count")
     g.add_argument("--num_frames", type=int, default=16)
     g.add_argument("--sampling_rate", type=int, default=None, help="default: the dataset's (4, FERV39k 1)")
@@ -152,7 +159,8 @@ def build_datasets(args, spec, num_classes):
     train = None
     if not args.eval:
         augment = dict(aa=aa, reprob=args.reprob, crop_scale=tuple(args.crop_scale))
-        train = FinetuneDataset(folder / "train.csv", "train", **augment, **common)
+        source = args.train_shards or folder / "train.csv"
+        train = FinetuneDataset(source, "train", **augment, num_sample=args.num_sample, **common)
     val = FinetuneDataset(folder / "val.csv", "val", **common) if (folder / "val.csv").exists() else None
     test_views = dict(test_num_segment=args.test_num_segment, test_num_crop=args.test_num_crop)
     test = FinetuneDataset(folder / "test.csv", "test", **test_views, **common)
@@ -206,14 +214,14 @@ def main(args):
         args.mixup_mode,
         args.smoothing,
     )
-    if mixup is not None and args.batch_size % 2:
-        raise ValueError(f"mixup/cutmix need an even --batch_size, got {args.batch_size}")
+    if mixup is not None and args.batch_size * args.num_sample % 2:
+        raise ValueError(f"mixup/cutmix need an even --batch_size x --num_sample, got {args.batch_size}")
     if args.compile:
         compile_in_place(model, device)
     ddp = dist.wrap_ddp(model, device)
     train_loader = build_loader(train_set, args.batch_size, True, args.num_workers, args.seed, args.pin_mem)
     steps, schedules = plan_steps(args, train_loader, rates)
-    settings = StepSettings(device, amp_dtype, args.update_freq, args.clip_grad)
+    settings = StepSettings(device, amp_dtype, args.update_freq, args.clip_grad, args.seed, args.save_every_steps)
     compute_loss = finetune_loss(mixup, args.smoothing)
     print(f"training {args.model} on {len(train_set)} clips: {steps} steps/epoch, lr {rates.lr:.3g}, amp {amp_dtype}")
     # An epoch ends with checkpoint-best.pth (if better), its log.txt line, then checkpoint-N.pth, which holds the
@@ -221,11 +229,20 @@ def main(args):
     # later epochs and repeats them exactly, rewriting the same files.
     logger.start_at(start)
     best = (resumed or {}).get("best", {"epoch": None, "score": float("-inf")})
+    progress = EpochProgress(**resumed["progress"]) if resumed and "progress" in resumed else None
+
+    def save_progress(progress):
+        if output_dir:
+            extra = {"best": best}
+            save_step_checkpoint(output_dir, progress, model, optimizer, scaler, args, model_ema, extra)
+
     for epoch in range(start, args.epochs):
-        start_epoch(train_loader, epoch, args.seed)
+        start_epoch(train_loader, epoch, args.seed, progress.batches if progress else 0)
         stats = train_one_epoch(
-            ddp, train_loader, optimizer, scaler, schedules, epoch, compute_loss, settings, logger, model_ema
-        )
+            ddp, train_loader, optimizer, scaler, schedules, epoch, compute_loss, settings, logger, model_ema,
+            progress, save_progress,
+        )  # fmt: skip
+        progress = None
         record = {"epoch": epoch, **{f"train_{k}": v for k, v in stats.items()}}
         message = f"epoch {epoch}: loss {stats['loss']:.4f}"
         if val_loader is not None and not args.disable_eval_during_finetuning:

@@ -16,12 +16,12 @@ from datasets.annotations import AnnotationError
 from datasets.transforms import normalize
 from datasets.video_dataset import DataLoadError, PretrainDataset
 from engine import distributed as dist
-from engine.checkpoint import resume_training, save_epoch_checkpoint
+from engine.checkpoint import resume_training, save_epoch_checkpoint, save_step_checkpoint
 from engine.data import build_loader, start_epoch
 from engine.optim import build_optimizer, param_groups
 from engine.probe import PretrainingProbe
 from engine.setup import compile_in_place, default_workers, plan_steps, scaled_lrs, start_run, str2bool
-from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
+from engine.train import EpochProgress, NonFiniteLossError, StepSettings, train_one_epoch
 from models import CheckpointError, create_model
 
 
@@ -31,6 +31,12 @@ def get_args(argv=None):
     g.add_argument("--batch_size", type=int, default=64, help="batch per process")
     g.add_argument("--epochs", type=int, default=800)
     g.add_argument("--update_freq", type=int, default=1, help="gradient accumulation steps")
+    g.add_argument(
+        "--save_every_steps", type=int, default=0, help="also checkpoint every N steps inside an epoch (0: never)"
+    )
+    g.add_argument(
+        "--num_sample", type=int, default=1, help="augmented views per decoded clip; a batch holds batch_size x N"
+    )
     g.add_argument("--save_ckpt_freq", type=int, default=50, help="keep checkpoint-N.pth every N epochs")
     g = p.add_argument_group("model")
     g.add_argument("--model", default="pretrain_lgi_former_base_patch16_160")
@@ -72,7 +78,11 @@ def get_args(argv=None):
     g.add_argument("--warmup_epochs", type=int, default=40)
     g.add_argument("--warmup_steps", type=int, default=-1)
     g = p.add_argument_group("data")
-    g.add_argument("--data_path", required=True, help="annotation file of the unlabelled clips")
+    g.add_argument(
+        "--data_path",
+        required=True,
+        help="annotation file of the unlabelled clips, or shards packed from one (a folder or an object-store URL)",
+    )
     g.add_argument("--data_root", default=None, help="resolve relative clip paths here (default: csv folder)")
     g.add_argument("--num_frames", type=int, default=16)
     g.add_argument("--sampling_rate", type=int, default=4)
@@ -141,6 +151,7 @@ def main(args):
         tubelet_size=model.tubelet_size,
         patch_size=model.patch_size,
         lgi_region_size=getattr(model.encoder, "region_size", None),  # refuse masks LGI cannot group, up front
+        num_sample=args.num_sample,
     )
     rates = scaled_lrs(args)
     no_decay = model.no_weight_decay() if args.no_wd_region_tokens else {"mask_token"}
@@ -149,13 +160,14 @@ def main(args):
     )
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
-    start, _ = resume_training(args.resume, output_dir, args.auto_resume, model, optimizer, scaler)
+    start, resumed = resume_training(args.resume, output_dir, args.auto_resume, model, optimizer, scaler)
+    progress = EpochProgress(**resumed["progress"]) if resumed and "progress" in resumed else None
     if args.compile:
         compile_in_place(model, device)
     ddp = dist.wrap_ddp(model, device)
     loader = build_loader(dataset, args.batch_size, True, args.num_workers, args.seed, args.pin_mem)
     steps, schedules = plan_steps(args, loader, rates)
-    settings = StepSettings(device, amp_dtype, args.update_freq, args.clip_grad)
+    settings = StepSettings(device, amp_dtype, args.update_freq, args.clip_grad, args.seed, args.save_every_steps)
     probe = args.probe_every and PretrainingProbe(
         args.probe_data, args.probe_every, model.encoder.patch_embed.input_shape, args.sampling_rate, device,
         amp_dtype, logger, batch_size=args.batch_size, num_workers=args.num_workers, pin_memory=args.pin_mem,
@@ -163,9 +175,18 @@ def main(args):
 
     print(f"pretraining {args.model} on {len(dataset)} clips: {steps} steps/epoch, lr {rates.lr:.3g}, amp {amp_dtype}")
     logger.start_at(start)  # the log line of an epoch precedes its checkpoint: a resumed run rewrites it once
+
+    def save_progress(progress):
+        if output_dir:
+            save_step_checkpoint(output_dir, progress, model, optimizer, scaler, args)
+
     for epoch in range(start, args.epochs):
-        start_epoch(loader, epoch, args.seed)
-        stats = train_one_epoch(ddp, loader, optimizer, scaler, schedules, epoch, pretrain_loss, settings, logger)
+        start_epoch(loader, epoch, args.seed, progress.batches if progress else 0)
+        stats = train_one_epoch(
+            ddp, loader, optimizer, scaler, schedules, epoch, pretrain_loss, settings, logger, None, progress,
+            save_progress,
+        )  # fmt: skip
+        progress = None
         probed = probe(epoch, model) if probe else {}  # probe UARs (tensorboard too) every --probe_every epochs
         logger.epoch({"epoch": epoch, **{f"train_{k}": v for k, v in stats.items()}, **probed})
         if output_dir:

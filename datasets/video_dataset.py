@@ -5,6 +5,9 @@ PretrainDataset -> (video, mask bool (N,)), N = T/2 * (S/16)^2 tokens, True = ma
 FinetuneDataset -> train: (video, label, erase box (5,) for transforms.random_erase_); val: (video, label);
 test: (video, label, video_index, view_index), one item per view (num_segment temporal clips x num_crop
 spatial crops per video), so predictions average per video.
+With num_sample N > 1 (VideoMAE V2's repeated augmentation, training only) a clip is decoded once and augmented N
+times: every field gains a leading view axis, (N, ...), which engine.data's loader flattens into the batch.
+The source is an annotation file or packed shards (datasets.shards), whichever `annotation_file` names.
 
 In training, a clip that cannot be read (corrupt, truncated, missing, fewer than `min_frames` frames) is
 logged with its path, counted, and replaced by a random other item. When failures exceed `max_fail_fraction`
@@ -23,6 +26,7 @@ from torch.utils.data import Dataset, get_worker_info
 from datasets.annotations import read_annotations
 from datasets.masking import check_lgi_masking, make_mask_generator
 from datasets.sampling import center_indices, pretrain_indices, test_indices, train_indices
+from datasets.shards import PackedClip, ShardReader, is_shards
 from datasets.transforms import EvalTransform, PretrainTransform, TrainTransform
 from datasets.video_io import VideoReadError, open_video
 
@@ -70,19 +74,39 @@ class LoadFailures:
 
 
 class _ClipDataset(Dataset):
-    """Annotation file, frame reading, and replacement of unreadable items; subclasses define _load."""
+    """Clips from an annotation file or packed shards (datasets.shards: a folder or an object-store URL), frame
+    reading, and replacement of unreadable items; subclasses define _load."""
 
-    def __init__(self, annotation_file, data_root, num_classes, min_frames, replace_unreadable=True):
-        self.samples = read_annotations(annotation_file, data_root, num_classes)
+    def __init__(self, annotation_file, data_root, num_classes, min_frames, replace_unreadable=True, num_sample=1):
+        if is_shards(annotation_file):
+            self.samples = ShardReader(annotation_file)
+        else:
+            self.samples = read_annotations(annotation_file, data_root, num_classes)
         self.min_frames = min_frames
         self.replace_unreadable = replace_unreadable
+        if num_sample < 1:
+            raise ValueError(f"num_sample must be at least 1, got {num_sample}")
+        self.num_sample = num_sample
 
-    def _read(self, sample, pick):
-        """Frames pick(L) of a sample with L frames, (T, H, W, 3) uint8."""
-        video = open_video(sample.path)
+    def _open(self, video_index):
+        """(clip source with len() and read(indices), label) of a listed or packed clip."""
+        sample = self.samples[video_index]
+        if isinstance(sample, dict):
+            return PackedClip(sample), sample["label"]
+        return open_video(sample.path), sample.label
+
+    def _read(self, video, pick):
+        """Frames pick(L) of a clip source with L frames, (T, H, W, 3) uint8."""
         if len(video) < self.min_frames:
-            raise VideoReadError(sample.path, f"{len(video)} frames, fewer than min_frames={self.min_frames}")
+            raise VideoReadError(video.path, f"{len(video)} frames, fewer than min_frames={self.min_frames}")
         return video.read(pick(len(video)))
+
+    def _views(self, augment):
+        """augment() once (num_sample 1), or num_sample times with each output stacked: (N, ...) per field."""
+        if self.num_sample == 1:
+            return augment()
+        views = [augment() for _ in range(self.num_sample)]
+        return tuple(torch.stack([torch.as_tensor(v[k]) for v in views]) for k in range(len(views[0])))
 
     def __getitem__(self, index):
         if not self.replace_unreadable:
@@ -122,8 +146,9 @@ class PretrainDataset(_ClipDataset):
         patch_size=16,
         lgi_region_size=None,
         min_frames=1,
+        num_sample=1,
     ):
-        super().__init__(annotation_file, data_root, None, min_frames)
+        super().__init__(annotation_file, data_root, None, min_frames, num_sample=num_sample)
         self.num_frames = num_frames
         self.sampling_rate = sampling_rate
         self.grid_size = (num_frames // tubelet_size, input_size // patch_size, input_size // patch_size)
@@ -137,8 +162,9 @@ class PretrainDataset(_ClipDataset):
         return len(self.samples)
 
     def _load(self, index):
-        frames = self._read(self.samples[index], lambda n: pretrain_indices(n, self.num_frames, self.sampling_rate))
-        return self.transform(frames), torch.from_numpy(self.mask_generator())
+        video, _ = self._open(index)
+        frames = self._read(video, lambda n: pretrain_indices(n, self.num_frames, self.sampling_rate))
+        return self._views(lambda: (self.transform(frames), torch.from_numpy(self.mask_generator())))
 
 
 class FinetuneDataset(_ClipDataset):
@@ -167,10 +193,16 @@ class FinetuneDataset(_ClipDataset):
         random_val_clip=False,
         max_fail_fraction=0.05,
         min_frames=1,
+        num_sample=1,
     ):
         if mode not in ("train", "val", "test"):
             raise ValueError(f"mode must be 'train', 'val' or 'test', got {mode!r}")
-        super().__init__(annotation_file, data_root, num_classes, min_frames, replace_unreadable=mode == "train")
+        if num_sample > 1 and mode != "train":
+            raise ValueError(f"num_sample={num_sample} repeats training augmentation only, not mode {mode!r}")
+        train = mode == "train"
+        super().__init__(
+            annotation_file, data_root, num_classes, min_frames, replace_unreadable=train, num_sample=num_sample
+        )
         self.mode = mode
         self.num_frames = num_frames
         self.sampling_rate = sampling_rate
@@ -192,17 +224,21 @@ class FinetuneDataset(_ClipDataset):
 
     def _load(self, index):
         video_index, view_index = divmod(index, self.num_views)
-        sample = self.samples[video_index]
+        video, label = self._open(video_index)
         if self.mode == "test":
             segment, crop = divmod(view_index, self.num_crops)
             frames = self._read(
-                sample, lambda n: test_indices(n, self.num_frames, self.sampling_rate, self.num_segments)[segment]
+                video, lambda n: test_indices(n, self.num_frames, self.sampling_rate, self.num_segments)[segment]
             )
-            return self.transform(frames, crop), sample.label, video_index, view_index
+            return self.transform(frames, crop), label, video_index, view_index
         random_clip = self.mode == "train" or self.random_val_clip
         sampler = train_indices if random_clip else center_indices
-        frames = self._read(sample, lambda n: sampler(n, self.num_frames, self.sampling_rate))
+        frames = self._read(video, lambda n: sampler(n, self.num_frames, self.sampling_rate))
         if self.mode == "train":
-            video, erase = self.transform(frames)
-            return video, sample.label, erase
-        return self.transform(frames), sample.label
+
+            def augment():
+                clip, erase = self.transform(frames)
+                return clip, label, erase
+
+            return self._views(augment)
+        return self.transform(frames), label

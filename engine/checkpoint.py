@@ -4,7 +4,9 @@ Files keep the upstream layout ({'model', 'optimizer', 'epoch', 'scaler', 'args'
 and add 'model_config' so a model can be rebuilt from its file alone; fine-tuning adds 'best' (the best
 validation score so far and its epoch), which a resumed run restores. Writes are atomic: a temporary
 file in the same folder, flushed to disk, then renamed over the target, so an interrupted save never
-leaves a broken checkpoint behind.
+leaves a broken checkpoint behind. With --save_every_steps, checkpoint-step.pth is written inside an epoch: its
+'epoch' is the last finished one and 'progress' says how far the next got (engine.train.EpochProgress); auto-resume
+takes it when it is newer than every checkpoint-N.pth.
 """
 
 import errno
@@ -124,7 +126,34 @@ def save_epoch_checkpoint(output_dir, epoch, keep_every, model, optimizer, scale
             number = int(old.stem.split("-")[1])
             if (number + 1) % keep_every != 0:
                 old.unlink(missing_ok=True)
+        (Path(output_dir) / STEP_CHECKPOINT).unlink(missing_ok=True)  # older than the new epoch checkpoint
     return path
+
+
+STEP_CHECKPOINT = "checkpoint-step.pth"
+
+
+def save_step_checkpoint(output_dir, progress, model, optimizer, scaler, args, model_ema=None, extra=None):
+    """checkpoint-step.pth in the middle of epoch progress.epoch (an engine.train.EpochProgress)."""
+    extra = {**(extra or {}), "progress": vars(progress)}
+    path = Path(output_dir) / STEP_CHECKPOINT
+    return save_checkpoint(path, model, progress.epoch - 1, optimizer, scaler, args, model_ema, extra)
+
+
+def newest_step_checkpoint(output_dir, checkpoint):
+    """(path, checkpoint-step.pth) when it is readable and newer than `checkpoint` (the newest checkpoint-N.pth,
+    or None), else (None, None)."""
+    path = Path(output_dir) / STEP_CHECKPOINT
+    if not path.exists():
+        return None, None
+    try:
+        step = read_checkpoint(path)
+    except CheckpointError as err:
+        print(f"skipping unreadable checkpoint: {err}")
+        return None, None
+    if checkpoint is None or step["progress"]["epoch"] > checkpoint["epoch"]:
+        return path, step
+    return None, None
 
 
 def remove_partial_saves(output_dir):
@@ -144,10 +173,14 @@ def resume_training(resume, output_dir, auto_resume, model, optimizer, scaler, m
         path, checkpoint = resume, read_checkpoint(resume)
     elif output_dir and auto_resume:
         path, checkpoint = latest_valid_checkpoint(output_dir)
+        step_path, step = newest_step_checkpoint(output_dir, checkpoint)
+        if step is not None:
+            path, checkpoint = step_path, step
     if checkpoint is None:
         return 0, None
     start = restore(checkpoint, model, optimizer, scaler, model_ema)
-    print(f"resumed from {path}, next epoch {start}")
+    within = f" after its batch {checkpoint['progress']['batches']}" if "progress" in checkpoint else ""
+    print(f"resumed from {path}, next epoch {start}{within}")
     return start, {k: v for k, v in checkpoint.items() if k not in ("model", "optimizer", "scaler", "model_ema")}
 
 

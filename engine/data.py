@@ -4,12 +4,15 @@ Randomness is a function of where it is used, never of process history:
 - augmentation of a clip depends on (seed, epoch, dataset index) only, whichever rank or worker loads
   it, so 1 process with batch 2B and 2 processes with batch B see the same clips;
 - shuffling, mixup and dropout depend on (seed, epoch, rank): `start_epoch` reseeds them.
-So a resumed run repeats exactly the epochs an uninterrupted run would have made.
+So a resumed run repeats exactly the epochs an uninterrupted run would have made, and one resumed in the middle
+of an epoch (`start_epoch(..., skip_batches=k)`) loads exactly the batches the uninterrupted run loaded after its
+k-th. With num_sample N > 1 a dataset item holds N views, flattened into the batch (B clips -> B * N items).
 
 Evaluation batches are (item indices, the readable items collated or None, [(index, reason) of unreadable
 items]): evaluation leaves an unreadable clip out and reports it, where training replaces it.
 """
 
+import itertools
 import random
 
 import numpy as np
@@ -32,6 +35,25 @@ class ShardSampler(Sampler):
 
     def __len__(self):
         return len(self.indices)
+
+
+class ResumableSampler(Sampler):
+    """DistributedSampler's order for the epoch, from batch `skip_batches` on (set by start_epoch)."""
+
+    def __init__(self, sampler, batch_size):
+        self.sampler = sampler
+        self.batch_size = batch_size
+        self.skip_batches = 0
+
+    def set_epoch(self, epoch, skip_batches=0):
+        self.sampler.set_epoch(epoch)
+        self.skip_batches = skip_batches
+
+    def __iter__(self):
+        return itertools.islice(iter(self.sampler), self.skip_batches * self.batch_size, None)
+
+    def __len__(self):
+        return max(len(self.sampler) - self.skip_batches * self.batch_size, 0)
 
 
 class SeededDataset(Dataset):
@@ -74,6 +96,11 @@ def collate_eval(items):
     return indices, default_collate([item for _, item in readable]) if readable else None, unreadable
 
 
+def collate_views(items):
+    """Items of N stacked views each, (N, ...) per field -> a batch of B * N items."""
+    return [field.flatten(0, 1) for field in default_collate(items)]
+
+
 def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -90,9 +117,11 @@ def _seed_worker(worker_id):
 def build_loader(dataset, batch_size, train, num_workers=0, seed=0, pin_memory=False):
     """Train: shuffled, drop_last, DistributedSampler across ranks. Eval: ordered shards, keep all, unreadable
     clips left out (collate_eval). Memory is pinned only where there is a GPU to copy to."""
+    collate = collate_views if getattr(dataset, "num_sample", 1) > 1 else None
     if train:
         dataset = SeededDataset(dataset, seed)
-        sampler = DistributedSampler(dataset, num_replicas=world_size(), rank=rank(), shuffle=True, seed=seed)
+        shuffled = DistributedSampler(dataset, num_replicas=world_size(), rank=rank(), shuffle=True, seed=seed)
+        sampler = ResumableSampler(shuffled, batch_size)
     else:
         dataset = LeaveOutUnreadable(dataset)
         sampler = ShardSampler(len(dataset))
@@ -102,7 +131,7 @@ def build_loader(dataset, batch_size, train, num_workers=0, seed=0, pin_memory=F
         sampler=sampler,
         num_workers=num_workers,
         pin_memory=pin_memory and torch.cuda.is_available(),
-        collate_fn=None if train else collate_eval,
+        collate_fn=collate if train else collate_eval,
         drop_last=train,
         worker_init_fn=_seed_worker,
         generator=torch.Generator(),
@@ -110,12 +139,13 @@ def build_loader(dataset, batch_size, train, num_workers=0, seed=0, pin_memory=F
     )
 
 
-def start_epoch(loader, epoch, seed):
-    """Reseed the main process, the workers' base seed and the shuffle for this epoch."""
+def start_epoch(loader, epoch, seed, skip_batches=0):
+    """Reseed the main process, the workers' base seed and the shuffle for this epoch; a run resumed in the
+    middle of the epoch skips the `skip_batches` batches it trained on before."""
     epoch_seed = seed + 1000 * epoch + rank()
     seed_everything(epoch_seed)
     loader.generator.manual_seed(epoch_seed)
-    if isinstance(loader.sampler, DistributedSampler):
-        loader.sampler.set_epoch(epoch)
+    if isinstance(loader.sampler, ResumableSampler):
+        loader.sampler.set_epoch(epoch, skip_batches)
     if isinstance(loader.dataset, SeededDataset):
         loader.dataset.epoch = epoch

@@ -111,8 +111,9 @@ class ScaledRates(NamedTuple):
 
 
 def scaled_lrs(args):
-    """The base rates scaled by total batch / 256 (upstream's rule), total batch = batch x update_freq x ranks."""
-    total_batch = args.batch_size * args.update_freq * dist.world_size()
+    """The base rates scaled by total batch / 256 (upstream's rule), total batch = batch x views per clip
+    (num_sample) x update_freq x ranks."""
+    total_batch = args.batch_size * getattr(args, "num_sample", 1) * args.update_freq * dist.world_size()
     return ScaledRates(*(v * total_batch / 256 for v in (args.lr, args.min_lr, args.warmup_lr)), total_batch)
 
 

@@ -4,15 +4,20 @@ The entry script supplies `compute_loss(model, batch) -> (loss, {name: 0-dim ten
 schedules, mixed precision, gradient accumulation, clipping, EMA and the non-finite-loss stop.
 The loop makes the host wait for the device once per optimizer update: the non-finite check and the logged
 values are read together, after the backward pass and before the weights change.
+Main-process randomness (dropout, drop path, mixup) is reseeded before every batch from (seed, epoch, batch, rank),
+so a run resumed in the middle of an epoch from an `EpochProgress` (a mid-epoch checkpoint, written through
+`save_progress` every `save_every_steps` optimizer steps) continues exactly as the uninterrupted run.
 """
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
-from .distributed import all_reduce_mean, all_reduce_sum
+from .data import seed_everything
+from .distributed import all_reduce_mean, all_reduce_sum, rank
 from .optim import set_step_values
 
 
@@ -26,6 +31,23 @@ class StepSettings:
     amp_dtype: torch.dtype | None = None  # torch.float16 (with a GradScaler) or torch.bfloat16; None = fp32
     update_freq: int = 1
     clip_grad: float | None = None
+    seed: int = 0
+    save_every_steps: int = 0  # a mid-epoch checkpoint every N optimizer steps (0: at epoch ends only)
+
+
+@dataclass
+class EpochProgress:
+    """How far an epoch got: the batches trained on and the sums of their logged values (so a resumed epoch still
+    logs the whole epoch's means). A mid-epoch checkpoint holds it as a dict (`vars`)."""
+
+    epoch: int
+    batches: int = 0
+    totals: dict = field(default_factory=dict)  # name -> 0-dim tensor
+    count: int = 0
+
+
+def batch_seed(seed, epoch, batch):
+    return int(np.random.SeedSequence([seed, epoch, batch, rank()]).generate_state(1)[0])
 
 
 def autocast(device, amp_dtype):
@@ -34,15 +56,23 @@ def autocast(device, amp_dtype):
     return torch.autocast(device_type=device.type, dtype=amp_dtype)
 
 
-def train_one_epoch(model, loader, optimizer, scaler, schedules, epoch, compute_loss, settings, logger, model_ema=None):
-    """Train for one epoch; `schedules` = (lr per step, weight decay per step). Returns epoch means."""
+def train_one_epoch(
+    model, loader, optimizer, scaler, schedules, epoch, compute_loss, settings, logger, model_ema=None, progress=None,
+    save_progress=None,
+):  # fmt: skip
+    """Train for one epoch; `schedules` = (lr per step, weight decay per step). Returns epoch means. `progress`
+    resumes the epoch after its first progress.batches batches (the loader skips them, engine.data.start_epoch);
+    `save_progress(EpochProgress)` writes a mid-epoch checkpoint every settings.save_every_steps steps."""
     model.train()
     lr_schedule, wd_schedule = schedules
-    steps_per_epoch = len(loader) // settings.update_freq
-    totals, count, start = {}, 0, time.time()
+    progress = progress or EpochProgress(epoch)
+    steps_per_epoch = (progress.batches + len(loader)) // settings.update_freq
+    totals, count, start = dict(progress.totals), progress.count, time.time()
+    totals = {name: value.to(settings.device) for name, value in totals.items()}
     non_finite = torch.zeros((), device=settings.device)  # non-finite losses since the last update
     optimizer.zero_grad(set_to_none=True)
-    for i, batch in enumerate(logger.progress(loader, f"epoch {epoch}", total=len(loader))):
+    batches = logger.progress(loader, f"epoch {epoch}", total=len(loader))
+    for i, batch in enumerate(batches, start=progress.batches):
         update = (i + 1) % settings.update_freq == 0
         if i // settings.update_freq >= steps_per_epoch:
             break  # drop an incomplete accumulation at the end of the epoch
@@ -51,6 +81,7 @@ def train_one_epoch(model, loader, optimizer, scaler, schedules, epoch, compute_
             set_step_values(optimizer, lr_schedule[step], wd_schedule[step])
 
         batch = [b.to(settings.device, non_blocking=True) if torch.is_tensor(b) else b for b in batch]
+        seed_everything(batch_seed(settings.seed, epoch, i))
         sync = contextlib.nullcontext() if update or not hasattr(model, "no_sync") else model.no_sync()
         with sync:
             with autocast(settings.device, settings.amp_dtype):
@@ -88,6 +119,10 @@ def train_one_epoch(model, loader, optimizer, scaler, schedules, epoch, compute_
                 },
             )
             logger.scalars(step, "loss", dict(zip(values, logged, strict=True)))
+            done = step - epoch * steps_per_epoch + 1
+            if save_progress and settings.save_every_steps and done % settings.save_every_steps == 0:
+                if done < steps_per_epoch:  # the epoch's own checkpoint follows its last step
+                    save_progress(EpochProgress(epoch, i + 1, {k: v.cpu() for k, v in totals.items()}, count))
 
     means = {name: all_reduce_mean(float(value) / max(count, 1)) for name, value in totals.items()}
     means["lr"] = max(g["lr"] for g in optimizer.param_groups)

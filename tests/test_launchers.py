@@ -1,5 +1,5 @@
-"""The per-dataset scripts check their inputs before launching torchrun, and a failing rank's one-line error is
-the last thing they print."""
+"""The per-dataset scripts (shard packing and pretraining from shards included) check their inputs before launching
+torchrun, and a failing rank's one-line error is the last thing they print."""
 
 import os
 import subprocess
@@ -31,7 +31,8 @@ def test_a_missing_data_root_is_one_line(script, tmp_path):
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_missing_annotations_are_one_line(script, tmp_path):
-    data = {"DATA": str(tmp_path / "none.csv")} if "pretrain" in script else {"DATA_DIR": str(tmp_path / "none")}
+    one_list = "pretrain" in script or "pack" in script  # one annotation file (DATA), or split folders (DATA_DIR)
+    data = {"DATA": str(tmp_path / "none.csv")} if one_list else {"DATA_DIR": str(tmp_path / "none")}
     done = run(ROOT / script, tmp_path, DATA_ROOT=str(tmp_path), **data)
     assert_one_line_error(done, "is not a file", "prepare")
 

@@ -7,11 +7,12 @@ model over each face, write a report.
     python demo.py frames_folder/ --fps 30
     python demo.py --webcam 0 --max_seconds 10           # record from a camera, then analyse
 
-Writes to output/<video name>/: annotated.mp4 (each person's box with its ID and label), timeline.png (one
-panel per person), predictions.json and predictions.csv (per person and window: start/end time, face box and
-probabilities, plus each person's overall label), and prints a summary with the time taken. Stretches without
-a person's face are reported as such; a video that stops decoding part way is analysed up to there. The video
-is streamed (inference/recognizer.py, the Python API behind this script): memory does not grow with its length.
+Writes to output/<video name>/: annotated.mp4 (each person's box with its ID and label; `--no_video` skips it),
+timeline.png (one panel per person), predictions.json and predictions.csv (per person and window: start/end
+time, face box and probabilities, plus each person's overall label), and prints a summary with the time taken.
+Stretches without a person's face are reported as such; a video that stops decoding part way is analysed up to
+there. The video is streamed (inference/recognizer.py, the Python API behind this script): memory does not grow
+with its length.
 """
 
 import argparse
@@ -38,6 +39,7 @@ def get_args(argv=None):
     p.add_argument("--max_seconds", type=float, default=10.0, help="webcam recording length")
     p.add_argument("--true_label", default=None, help="the video's known class, shown next to the prediction")
     p.add_argument("--output", default=None, help="output folder (default: output/<video name>/)")
+    p.add_argument("--no_video", action="store_true", help="skip annotated.mp4 (faster)")
     add_recognizer_arguments(p)
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of a frame folder (videos know theirs)")
     return p.parse_args(argv)
@@ -87,7 +89,8 @@ def main(args):
 
     display = ProgressDisplay()  # bars on a terminal, else a line every 30 s
     try:
-        result = recognizer(video, fps=fps, annotated=output / "annotated.mp4", progress=display)
+        annotated = None if args.no_video else output / "annotated.mp4"
+        result = recognizer(video, fps=fps, annotated=annotated, progress=display)
     finally:
         display.close()
     title = str(name) if args.true_label is None else f"{name} (true class: {args.true_label})"

@@ -24,7 +24,7 @@ def add_recognizer_arguments(parser, per_video=True):
     parser.add_argument("--stride", type=int, default=None, help="frame step inside a window (default: checkpoint's)")
     parser.add_argument("--hop", type=int, default=16, help="frames between window starts")
     parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument("--detect_every", type=int, default=1, help="detect on every k-th frame, track the rest")
+    parser.add_argument("--detect_every", type=int, default=5, help="detect on every k-th frame, track the rest")
     parser.add_argument("--faces", default="all", choices=FACES, help="every person, or the one with the most face")
     parser.add_argument(
         "--min_face", type=int, default=40, help="smallest face side analysed, in pixels of the frame at 640 at most"

@@ -80,7 +80,9 @@ def scan(
     chunk: int = 32,
 ) -> Scan:
     """First pass over (H, W, 3) uint8 RGB frames, one at a time: shot cuts on every frame, faces on every
-    `detect_every`-th. The detector sees `chunk` frames at a time, so memory holds a chunk, not the video.
+    `detect_every`-th. The detector sees at most `chunk` frames at a time, at the latest `chunk` frames after the
+    first of them was read (so the faces counted in the progress lag by no more), and memory holds a chunk, not
+    the video.
     `progress` gets frames read (of `total`, if known) and faces found now and then (inference/progress.py)."""
     if detect_every < 1:
         raise ValueError(f"detect_every must be at least 1, got {detect_every}")
@@ -92,7 +94,7 @@ def scan(
         result.descriptors.append(NO_DESCRIPTORS)
         if t % detect_every == 0:
             batch[t] = frame
-        if len(batch) == chunk:
+        if len(batch) == chunk or (batch and t + 1 - next(iter(batch)) >= chunk):  # full, or its oldest frame due
             _detect(detector, batch, result, min_face)
     _detect(detector, batch, result, min_face)
     return result

@@ -38,7 +38,7 @@ from inference.frames import FrameSource
 from inference.persons import MAX_GAP, Person, main_person, scan, track_persons
 from inference.progress import reporting
 from inference.report import AnnotatedVideo, overall_prediction, window_rows
-from inference.windows import StreamStats, Window, frame_timeline, run_windows
+from inference.windows import StreamStats, Window, frame_timeline, run_windows, sampled_frames
 from preprocess.face_detect import build_detector
 from preprocess.face_track import FaceTrack, whole_frame_track
 
@@ -153,7 +153,7 @@ class Recognizer:
         hop=16,
         batch_size=8,
         detector="auto",
-        detect_every=1,
+        detect_every=5,
         faces="all",
         min_face=40,
         margin=FACE_MARGIN,
@@ -213,7 +213,10 @@ class Recognizer:
         tracks = [p.track for p in persons]
         writer = AnnotatedVideo(annotated, self.classes, source.fps, ids) if annotated else contextlib.nullcontext()
         counts = lambda: (len(persons), stats.classified)  # noqa: E731
-        with writer, contextlib.closing(source.frames()) as frames:
+        # Without the annotated video, only the frames the windows sample are converted to RGB and downscaled.
+        sampled = sampled_frames(num_frames, self.clip_len, self.stride, self.hop)
+        wanted = None if annotated else lambda t: t < num_frames and sampled[t]
+        with writer, contextlib.closing(source.frames(wanted)) as frames:
             frames = reporting(frames, "classifying", num_frames, counts, progress)
             windows = run_windows(
                 self.probabilities, frames, num_frames, tracks, len(self.classes), self.clip_len, self.stride,
@@ -238,7 +241,7 @@ class Recognizer:
             )
         frames = handing_back_memory(source.readable_frames())
         found = scan(frames, self.detector, self.detect_every, self.min_face, progress, source.expected_frames)
-        max_gap = max(MAX_GAP, self.detect_every - 1)  # neighbouring detections are always bridged
+        max_gap = max(MAX_GAP, 2 * self.detect_every - 1)  # one missed detection is always bridged
         persons = track_persons(found, max_gap=max_gap, margin=self.margin)
         if self.faces == "main":
             persons = [Person(1, p.track, p.tracklets, p.size) for p in main_person(persons)]

@@ -53,6 +53,13 @@ def plan_windows(num_frames, clip_len=16, stride=4, hop=16):
     return np.minimum(np.array(starts)[:, None] + offsets[None], num_frames - 1)
 
 
+def sampled_frames(num_frames, clip_len=16, stride=4, hop=16):
+    """(T,) bool: the frames some window samples, the only ones its face crops are taken from."""
+    sampled = np.zeros(num_frames, bool)
+    sampled[plan_windows(num_frames, clip_len, stride, hop)] = True
+    return sampled
+
+
 def face_inputs(track, indices, min_face_fraction=0.5):
     """Whether each window has enough face, (W,) bool, and what to crop: (W, clip_len) frames, (W, clip_len, 4)
     boxes. A sampled frame without a box is replaced by the nearest sampled frame with one (faceless: -1, NaN)."""

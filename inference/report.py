@@ -2,6 +2,8 @@
 
 import csv
 import json
+import queue
+import threading
 from fractions import Fraction
 
 import cv2
@@ -121,20 +123,44 @@ def annotate_frame(frame, boxes, probs, classes, ids):
 
 
 class AnnotatedVideo:
-    """annotated.mp4 written frame by frame (`write(frame, boxes, probs)`, the signature of run_windows'
-    on_frame); odd frame sides lose their last row or column (H.264 wants even ones)."""
+    """annotated.mp4, each frame drawn and encoded in a thread of its own beside the model: `write(frame, boxes,
+    probs)` (the signature of run_windows' on_frame) queues it, at most `queued` frames wait. Odd frame sides
+    lose their last row or column (H.264 wants even ones). A failure in the thread is raised by the next call."""
 
-    def __init__(self, path, classes, fps, ids):
+    def __init__(self, path, classes, fps, ids, queued=32):
         self.classes, self.ids = classes, ids
         self.writer = VideoWriter(path, fps=Fraction(fps).limit_denominator(1001))
+        self.waiting, self.error = queue.Queue(maxsize=queued), None
+        self.thread = threading.Thread(target=self._encode_waiting, daemon=True)
+        self.thread.start()
 
-    def write(self, frame, boxes, probs):
+    def _encode_waiting(self):
+        while (item := self.waiting.get()) is not None:
+            if self.error is None:
+                try:
+                    self._encode(*item)
+                except Exception as err:  # raised in the caller's thread
+                    self.error = err
+
+    def _encode(self, frame, boxes, probs):
         out = annotate_frame(frame, boxes, probs, self.classes, self.ids)
         h, w = out.shape[:2]
         self.writer.write(out[: h - h % 2, : w - w % 2])
+
+    def _raise_error(self):
+        if self.error is not None:
+            raise self.error
+
+    def write(self, frame, boxes, probs):
+        self._raise_error()
+        self.waiting.put((frame, boxes, probs))
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
+        self.waiting.put(None)
+        self.thread.join()
         self.writer.close()
+        if exc[0] is None:
+            self._raise_error()

@@ -16,7 +16,7 @@ from inference import recognizer as recognizer_module
 from inference import windows as windows_module
 from inference.frames import FrameSource, downscale
 from inference.recognizer import Recognizer
-from inference.report import annotate_frame
+from inference.report import AnnotatedVideo, annotate_frame
 from inference.windows import frame_timeline, plan_windows
 from models import create_model
 from preprocess.face_crop import crop_faces
@@ -84,6 +84,9 @@ def test_streaming_equals_the_whole_video_in_memory(tmp_path, checkpoint, face_v
         if probs is not None:
             np.testing.assert_array_equal(w.probs, probs)
     assert person.windows[0].probs is not None and person.windows[-1].probs is None  # the face leaves
+    plain = rec(face_video)  # without the annotated video only the sampled frames are decoded to RGB: same numbers
+    for a, b in zip(plain.persons[0].windows, person.windows, strict=True):
+        assert (a.probs is None) == (b.probs is None) and (a.probs is None or np.array_equal(a.probs, b.probs))
     # the annotated video gets the frames the whole-video timeline gives
     for w, probs in zip(person.windows, window_probs, strict=True):
         w.probs = probs
@@ -93,6 +96,14 @@ def test_streaming_equals_the_whole_video_in_memory(tmp_path, checkpoint, face_v
         for frame, box, probs in zip(frames, person.track.boxes, timeline, strict=True)
     ]
     np.testing.assert_array_equal(np.stack(encoded), np.stack(annotated))
+
+
+def test_a_failure_while_encoding_the_annotated_video_reaches_the_caller(tmp_path):
+    video = AnnotatedVideo(tmp_path / "annotated.mp4", ("a", "b"), 25, [1])
+    nothing = (np.full((1, 4), np.nan), np.full((1, 2), np.nan))
+    with pytest.raises(ValueError, match="ndim"), video:
+        video.write(np.zeros((64, 64, 3), np.uint8), *nothing)
+        video.write(np.zeros((64, 64), np.uint8), *nothing)  # not RGB: the encoder, in its thread, refuses it
 
 
 def test_a_tiny_buffer_equals_a_buffer_holding_the_whole_video(checkpoint, face_video):

@@ -1,7 +1,8 @@
 """Packed shards (preprocess.pack_shards, datasets.shards): packing resumes after kill -9 to the same bytes; an
 unreadable clip is logged, counted and left out; the shards give the same clips per epoch as the list; torchrun with
 2 processes fetches every clip once per epoch; pretraining from shards killed in the middle of an epoch resumes to
-the uninterrupted run's weights; --num_sample gives N views of each decoded clip on both paths."""
+the uninterrupted run's weights, and so does fine-tuning from shards; --num_sample gives N views of each decoded clip
+on both paths."""
 
 import json
 import sys
@@ -11,7 +12,17 @@ import numpy as np
 import pytest
 import torch
 from inspect_helpers import free_port
-from test_resume import COMMON, PRETRAIN, ROOT, epochs_logged, kill_after, run, same_checkpoint
+from test_resume import (
+    COMMON,
+    FINETUNE,
+    PRETRAIN,
+    ROOT,
+    assert_same_outcome,
+    epochs_logged,
+    kill_after,
+    run,
+    same_checkpoint,
+)
 
 from datasets.annotations import read_annotations
 from datasets.synthetic import generate
@@ -123,4 +134,33 @@ def test_pretraining_from_shards_killed_mid_epoch_ends_as_the_uninterrupted_run(
     assert epochs_logged(tmp_path / "run") == epochs_logged(reference)
     for checkpoint in sorted(reference.glob("checkpoint-*.pth")):
         same_checkpoint(checkpoint, tmp_path / "run" / checkpoint.name)
+    assert not (tmp_path / "run" / "checkpoint-step.pth").exists()
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    """Labelled clips in 5 folds, and split01's training list packed into train_shards/."""
+    out = tmp_path_factory.mktemp("labelled")
+    generate(out, num_clips=14, num_pretrain=0, num_frames=16, size=64, seed=3, workers=1)
+    run([*PACK, "--data_path", str(out / "split01" / "train.csv"), "--out", str(out / "train_shards")])
+    return out
+
+
+def finetune_command(data, out):
+    args = [*FINETUNE, "--data_path", str(data / "split01"), "--train_shards", str(data / "train_shards"),
+            "--epochs", "2", "--batch_size", "2", "--save_every_steps", "1", "--num_sample", "2"]  # fmt: skip
+    return [sys.executable, str(ROOT / "run_finetuning.py"), *args, *COMMON, "--output_dir", str(out)]
+
+
+def test_finetuning_from_shards_killed_mid_epoch_ends_as_the_uninterrupted_run(labelled, tmp_path):
+    reference = tmp_path / "reference"
+    run(finetune_command(labelled, reference))
+    cmd = finetune_command(labelled, tmp_path / "run")
+    kill_after(cmd, "training ", "checkpoint-step.pth", 0.0, tmp_path / "stderr.txt")
+    progress = torch.load(tmp_path / "run" / "checkpoint-step.pth", weights_only=False)["progress"]
+    batches = len(read_annotations(labelled / "split01" / "train.csv")) // 2
+    assert 0 < progress["batches"] < batches
+    out = run(cmd)
+    assert f"next epoch {progress['epoch']} after its batch {progress['batches']}" in out
+    assert_same_outcome(reference, tmp_path / "run")
     assert not (tmp_path / "run" / "checkpoint-step.pth").exists()

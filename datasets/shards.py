@@ -54,12 +54,16 @@ class PackedClip:
         return len(self.ends)
 
     def _decode(self, index):
-        jpeg = np.frombuffer(self.blob, np.uint8, count=int(self.ends[index] - self.starts[index]),
-                             offset=int(self.starts[index]))  # fmt: skip
-        frame = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
-        if frame is None:
-            raise VideoReadError(self.path, f"packed frame {index} cannot be decoded")
-        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        """torchcodec's JPEG decoder (FFmpeg-free): OpenCV's pixels at 15 % less CPU (bench.bench_decoders)."""
+        from torchcodec.decoders import decode_jpeg
+
+        try:
+            frame = decode_jpeg(self.blob[self.starts[index] : self.ends[index]])  # (3, H, W) RGB
+        except RuntimeError as err:
+            raise VideoReadError(
+                self.path, f"packed frame {index} cannot be decoded ({str(err).split(', ')[-1]})"
+            ) from None
+        return frame.permute(1, 2, 0).numpy()  # (H, W, 3)
 
     def read(self, indices):
         indices = _check_indices(self.path, indices, len(self))

@@ -1,13 +1,16 @@
 """Data loading throughput of one worker (one process, one thread), next to the bare decode rate.
 
-Generates synthetic face clips shaped like DFEW (256 x 256 jpg frame folders, and the same clips as H.264
-mp4), then times every pipeline item by item, interleaved with a bare decode of a clip drawn by the same
-sampling rule. Times are CPU time of this process (every library is held to one thread), which is what a
-worker on a core of its own spends and does not count time lost to other jobs on a shared machine. Each rate
-is the best of `--repeats` passes. Freed memory is kept for reuse, as the entry points (and so their DataLoader
-workers) do, unless --default_malloc. Prints Markdown tables.
+Generates synthetic face clips shaped like DFEW (256 x 256 jpg frame folders, the same clips as H.264 mp4, and the
+mp4s packed into shards by preprocess.pack_shards, frames as they are and resized to the model's 160 x 160 with
+--short_side 160), then times every pipeline item by item, interleaved with a bare decode of a clip drawn by the
+same sampling rule. Pretraining is timed on every source, and with --num_sample 2 (two views per decoded clip) on
+the mp4s and the shards. Times are CPU time of this process (every
+library is held to one thread), which is what a worker on a core of its own spends and does not count time lost to
+other jobs on a shared machine. Each rate is the best of `--repeats` passes. Freed memory is kept for reuse, as
+the entry points (and so their DataLoader workers) do, unless --default_malloc. Prints Markdown tables, the last
+one the CPU cores a GPU consuming --gpu_rates items/s needs.
 
-    python -m bench.bench_data [--clips 24] [--frames 64] [--size 256] [--repeats 3] [--default_malloc]
+    python -m bench.bench_data [--clips 24] [--frames 64] [--size 256] [--repeats 3] [--gpu_rates 378 756]
 """
 
 import argparse
@@ -31,6 +34,8 @@ from datasets.transforms import resize
 from datasets.video_dataset import FinetuneDataset, PretrainDataset
 from datasets.video_io import open_video
 from engine.setup import keep_freed_memory
+from preprocess.pack_shards import get_args as pack_args
+from preprocess.pack_shards import pack
 
 
 def _best_rate(passes):
@@ -38,14 +43,15 @@ def _best_rate(passes):
     return max(count / seconds for count, seconds in passes)
 
 
-def measure(dataset, paths, pick, repeats):
+def measure(dataset, pick, repeats):
     """(pipeline rate, bare decode rate) in clips per second; pick(item, L) gives the decoded indices."""
+    views = getattr(dataset, "num_views", 1)
     pipeline, decode = [], []
     for _ in range(repeats):
         pipeline_time = decode_time = 0.0
         for item in range(len(dataset)):
             start = time.process_time()
-            video = open_video(paths[item])
+            video, _ = dataset._open(item // views)  # the clip source the item reads: a file, folder or sample
             video.read(pick(item, len(video)))
             middle = time.process_time()
             dataset[item]
@@ -64,20 +70,26 @@ def _view_indices(item, num_frames, rate, segments, crops):
 
 
 def bench_loading(root, rate, repeats):
+    """Rows (source, pipeline, views per clip, pipeline clips/s, bare decode clips/s)."""
     rows = []
+    pick_pretrain = lambda i, n: pretrain_indices(n, 16, rate)  # noqa: E731
     for source, annotation in (("jpg folders", "frames.csv"), ("mp4", "videos.csv")):
         annotation = os.path.join(root, annotation)
-        paths = [s.path for s in read_annotations(annotation)]
         train = FinetuneDataset(annotation, "train", 7, sampling_rate=rate)
-        rows.append((source, "train", *measure(train, paths, lambda i, n: train_indices(n, 16, rate), repeats)))
+        rows.append((source, "train", 1, *measure(train, lambda i, n: train_indices(n, 16, rate), repeats)))
         test = FinetuneDataset(annotation, "test", 7, sampling_rate=rate)
-        test_paths = [p for p in paths for _ in range(test.num_views)]
         pick = functools.partial(_view_indices, rate=rate, segments=test.num_segments, crops=test.num_crops)
-        rows.append((source, "test (one view)", *measure(test, test_paths, pick, repeats)))
-        pretrain = PretrainDataset(annotation, sampling_rate=rate)
-        rows.append(
-            (source, "pretrain", *measure(pretrain, paths, lambda i, n: pretrain_indices(n, 16, rate), repeats))
-        )
+        rows.append((source, "test (one view)", 1, *measure(test, pick, repeats)))
+    for source, location in (
+        ("jpg folders", "frames.csv"),
+        ("mp4", "videos.csv"),
+        ("packed shards, frames as generated", "shards"),
+        ("packed shards, --short_side 160", "shards_160"),
+    ):
+        for num_sample in (1, 2) if source != "jpg folders" else (1,):
+            pretrain = PretrainDataset(os.path.join(root, location), sampling_rate=rate, num_sample=num_sample)
+            name = "pretrain" if num_sample == 1 else f"pretrain, --num_sample {num_sample}"
+            rows.append((source, name, num_sample, *measure(pretrain, pick_pretrain, repeats)))
     return rows
 
 
@@ -127,6 +139,7 @@ def main():
     parser.add_argument("--rate", type=int, default=4, help="sampling rate (DFEW: 4)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--default_malloc", action="store_true", help="leave glibc malloc's settings alone")
+    parser.add_argument("--gpu_rates", type=float, nargs="+", default=[378, 756], help="items/s a GPU consumes")
     args = parser.parse_args()
     kept = not args.default_malloc and keep_freed_memory()
     torch.set_num_threads(1)
@@ -139,6 +152,12 @@ def main():
             os.path.join(root, "videos.csv"),
             [(os.path.join(root, "videos", f"clip_{i:05d}.mp4"), 0) for i, _ in clips],
         )
+        for folder, options in (("shards", []), ("shards_160", ["--short_side", "160"])):
+            pack(
+                pack_args(
+                    ["--data_path", os.path.join(root, "videos.csv"), "--out", os.path.join(root, folder), *options]
+                )
+            )
         random.seed(0)
         np.random.seed(0)
         torch.manual_seed(0)
@@ -148,10 +167,19 @@ def main():
         f"{args.clips} clips of about {args.frames} frames at {args.size} x {args.size}, sampling rate {args.rate}; "
         f"one process, one thread, CPU time, freed memory kept: {kept}; output (16, 160, 160, 3) uint8\n"
     )
-    print("| source | pipeline | pipeline clips/s | bare decode clips/s | pipeline / decode |")
-    print("|---|---|---:|---:|---:|")
-    for source, pipeline, rate, decode in loading:
-        print(f"| {source} | {pipeline} | {rate:.1f} | {decode:.1f} | {rate / decode:.2f} |")
+    print("| source | pipeline | pipeline clips/s | views/s | bare decode clips/s | pipeline / decode |")
+    print("|---|---|---:|---:|---:|---:|")
+    for source, pipeline, views, rate, decode in loading:
+        print(f"| {source} | {pipeline} | {rate:.1f} | {rate * views:.1f} | {decode:.1f} | {rate / decode:.2f} |")
+    pretrain = {(source, views): rate * views for source, pipeline, views, rate, _ in loading if "pretrain" in pipeline}
+    print()
+    for source in ("packed shards, frames as generated", "packed shards, --short_side 160"):
+        print(f"pretraining, {source} / mp4: {pretrain[source, 1] / pretrain['mp4', 1]:.2f}x")
+    gpu_columns = " | ".join(f"cores at {r:g} items/s" for r in args.gpu_rates)
+    print(f"\n| pretraining source | views per clip | views/s per core | {gpu_columns} |")
+    print("|---|---:|---:|" + "---:|" * len(args.gpu_rates))
+    for (source, views), rate in pretrain.items():
+        print(f"| {source} | {views} | {rate:.1f} | " + " | ".join(f"{r / rate:.1f}" for r in args.gpu_rates) + " |")
     print("\n| RandAugment rand-m7-n4-mstd0.5-inc1 on 16 x 160 x 160 | ms per clip |")
     print("|---|---:|")
     for name, milliseconds in rand_augment:

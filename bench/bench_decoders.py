@@ -12,7 +12,7 @@ Exactness, video: every candidate reads, from an H.264 mp4 and an H.264 AVI of 1
 keyframe), frames in random order past frame 128 (where decord's AVI seeking fails), and is compared with PyAV
 decoding the whole file front to back: "exact" when equal, else the largest grey-level difference and how many
 frames are closer to another frame of the reference than to the one asked for (wrong frames). JPEG: every
-decoder against OpenCV's (the packed path's today).
+decoder against OpenCV's.
 
     python -m bench.bench_decoders [--clips 16] [--frames 64] [--size 256] [--repeats 3]
 """
@@ -72,7 +72,7 @@ class DecordFile:
 
 VIDEO_DECODERS = {
     "PyAV, sequential": lambda path: VideoFile(path, ("pyav",)),
-    "decord, random access (today's mp4 default)": DecordFile,
+    "decord, random access": DecordFile,
     "OpenCV, sequential": lambda path: VideoFile(path, ("opencv",)),
     "torchcodec, exact seek mode": lambda path: torchcodec_file("exact")(path),
     "torchcodec, approximate seek mode": lambda path: torchcodec_file("approximate")(path),
@@ -86,7 +86,7 @@ def torchcodec_jpeg(jpeg):
 
 
 JPEG_DECODERS = {
-    "OpenCV imdecode + BGR to RGB (today)": lambda jpeg: cv2.cvtColor(
+    "OpenCV imdecode + BGR to RGB": lambda jpeg: cv2.cvtColor(
         cv2.imdecode(jpeg, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB
     ),  # fmt: skip
     "OpenCV imdecode to RGB": lambda jpeg: cv2.imdecode(jpeg, cv2.IMREAD_COLOR_RGB),
@@ -158,7 +158,7 @@ def video_exactness(folder, size):
 
 def jpeg_exactness(videos):
     samples = [dict(zip(("frame_sizes", "frames"), encode_frames(v[:8]), strict=True)) for v in videos]
-    reference = [read_packed(s, range(8), JPEG_DECODERS["OpenCV imdecode + BGR to RGB (today)"]) for s in samples]
+    reference = [read_packed(s, range(8), JPEG_DECODERS["OpenCV imdecode + BGR to RGB"]) for s in samples]
     results = {}
     for name, decode in JPEG_DECODERS.items():
         diffs = [

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.bench_realtime [--seconds 20] [--persons 1 2] [--repeats 1]
         [--model lgi_former_base_patch16_160] [--checkpoint ckpt.pth]
-        [--config "today=--detect_every 1 --backend torch" --config "default="]
+        [--config "today=--detect_every 1" --config "default="]
 
 Writes 480p (854 x 480) 25 fps H.264 videos of generated talking faces (datasets/scenes.py: one person, and two
 side by side, faces about 200 pixels high), saves a randomly initialised checkpoint of `--model` unless
@@ -162,7 +162,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=1, help="runs per config and video, the best counts")
     parser.add_argument("--out", default=None, help="folder for the videos and outputs (default: a temporary one)")
     args = parser.parse_args(argv)
-    configs = [c.split("=", 1) for c in (args.config or ["today=--detect_every 1 --backend torch", "default="])]
+    configs = [c.split("=", 1) for c in (args.config or ["today=--detect_every 1", "default="])]
     keep_freed_memory()
     load = os.getloadavg()[0]
 

@@ -21,7 +21,6 @@ import argparse
 import io
 import os
 import tempfile
-import time
 
 import av
 import cv2
@@ -30,6 +29,7 @@ import torch
 import torchvision
 from PIL import Image
 
+from bench.common import best_rate
 from datasets.sampling import pretrain_indices
 from datasets.shards import encode_frames
 from datasets.synthetic import render_clip
@@ -106,18 +106,6 @@ def read_packed(sample, indices, decode):
     wanted, inverse = np.unique(indices, return_inverse=True)
     frames = [decode(blob[ends[i] - sizes[i] : ends[i]]) for i in wanted]
     return np.stack([frames[i] for i in inverse])  # (T, H, W, 3)
-
-
-def best_rate(read_clip, clips, repeats):
-    """Clips per CPU second of the fastest pass; read_clip(clip) decodes one pretraining clip."""
-    rates = []
-    for _ in range(repeats):
-        np.random.seed(0)
-        start = time.process_time()
-        for clip in clips:
-            read_clip(clip)
-        rates.append(len(clips) / (time.process_time() - start))
-    return max(rates)
 
 
 def pretrain_read(open_clip):

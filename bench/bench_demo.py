@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 import demo
-from bench.common import markdown_table
+from bench.common import markdown_table, timed
 from datasets.synthetic import render_clip
 from datasets.video_io import write_video
 from engine.checkpoint import save_checkpoint
@@ -69,21 +69,9 @@ def random_checkpoint(path, name):
 def timed_demo(video, checkpoint, output, detector, every, side, batch_size):
     """One demo.main run -> ({stage: seconds}, report)."""
     seconds = defaultdict(float)
-
-    def timed(stage, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                seconds[stage] += time.perf_counter() - start
-
-        return wrapper
-
     replaced = {"build_detector": functools.partial(build_detector, max_side=side)}
     patches = [
-        mock.patch.object(owner, name, timed(stage, replaced.get(name, getattr(owner, name))))
+        mock.patch.object(owner, name, timed(seconds, stage, replaced.get(name, getattr(owner, name))))
         for (owner, name), stage in STAGES.items()
     ]
     args = demo.get_args([str(video), "--checkpoint", str(checkpoint), "--output", str(output), "--device", "cpu",
@@ -100,7 +88,7 @@ def timed_demo(video, checkpoint, output, detector, every, side, batch_size):
             patch.stop()
     seconds["other"] = total - sum(seconds.values())
     seconds["total"] = total
-    return dict(seconds), report
+    return seconds, report
 
 
 def main(argv=None):

@@ -16,12 +16,12 @@ import argparse
 import io
 import os
 import tempfile
-import time
 
 import av
 import cv2
 import numpy as np
 
+from bench.common import best_rate
 from datasets.sampling import pretrain_indices
 from datasets.shards import PackedClip, encode_frames
 from datasets.synthetic import render_clip
@@ -64,17 +64,6 @@ def read_h264(data, wanted, gop):
                     out.append(frame.to_ndarray(format="rgb24"))
                     break
     return out
-
-
-def best_rate(read, clips, repeats):
-    rates = []
-    for _ in range(repeats):
-        np.random.seed(0)
-        start = time.process_time()
-        for clip in clips:
-            read(clip)
-        rates.append(len(clips) / (time.process_time() - start))
-    return max(rates)
 
 
 def main():

@@ -18,7 +18,6 @@ reference's (same person, same start frame): top-1 agreement and the largest pro
 
 import argparse
 import contextlib
-import functools
 import json
 import os
 import tempfile
@@ -32,7 +31,7 @@ import torch
 
 import demo
 from bench.bench_demo import random_checkpoint
-from bench.common import markdown_table
+from bench.common import markdown_table, timed
 from datasets.scenes import Placement, Shot, compose
 from datasets.synthetic import GENERATED
 from datasets.video_io import write_video
@@ -68,32 +67,6 @@ def talking_video(path, num_persons, seconds):
     return path
 
 
-def timed(seconds, stage, fn):
-    """fn, its time added to seconds[stage]; a generator function's time is counted item by item."""
-
-    def timed_generator(*args, **kwargs):
-        items = fn(*args, **kwargs)
-        while True:
-            start = time.perf_counter()
-            try:
-                item = next(items)
-            except StopIteration:
-                return
-            finally:
-                seconds[stage] += time.perf_counter() - start
-            yield item
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            seconds[stage] += time.perf_counter() - start
-
-    return functools.wraps(fn)(timed_generator) if fn is frames.stream_frames else wrapper
-
-
 def timed_detector(seconds, build):
     """build_detector whose detectors' `detect` is timed as "detection"."""
 
@@ -120,7 +93,7 @@ def run_demo(video, flags, output):
         total = time.perf_counter() - start
     seconds["other"] = total - sum(seconds[c] for c in COLUMNS if c != "other")
     seconds["total"] = total
-    return dict(seconds), predictions
+    return seconds, predictions
 
 
 def window_probs(predictions):

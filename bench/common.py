@@ -5,6 +5,8 @@ best of its repeats, and the MFU denominator is the best of many dense-matmul sa
 repeats (same run, dtype and thread count): a busy spell lowers neither side alone.
 """
 
+import functools
+import inspect
 import statistics
 import time
 
@@ -86,3 +88,42 @@ def markdown_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def best_rate(read, items, repeats):
+    """Items per CPU second of the fastest of `repeats` passes of read(item) over `items`, numpy reseeded each pass
+    (CPU time of this process: other jobs on a shared machine do not count)."""
+    rates = []
+    for _ in range(repeats):
+        np.random.seed(0)
+        start = time.process_time()
+        for item in items:
+            read(item)
+        rates.append(len(items) / (time.process_time() - start))
+    return max(rates)
+
+
+def timed(seconds, stage, fn):
+    """fn, its wall time added to seconds[stage]; a generator function's time is counted item by item."""
+
+    def timed_generator(*args, **kwargs):
+        items = fn(*args, **kwargs)
+        while True:
+            start = time.perf_counter()
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            finally:
+                seconds[stage] += time.perf_counter() - start
+            yield item
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            seconds[stage] += time.perf_counter() - start
+
+    return functools.wraps(fn)(timed_generator) if inspect.isgeneratorfunction(fn) else wrapper

@@ -215,7 +215,9 @@ def main(args):
         args.smoothing,
     )
     if mixup is not None and args.batch_size * args.num_sample % 2:
-        raise ValueError(f"mixup/cutmix need an even --batch_size x --num_sample, got {args.batch_size}")
+        raise ValueError(
+            f"mixup/cutmix need an even --batch_size x --num_sample, got {args.batch_size} x {args.num_sample}"
+        )
     if args.compile:
         compile_in_place(model, device)
     ddp = dist.wrap_ddp(model, device)

@@ -262,7 +262,8 @@ def _stream_folder(path, wanted):
         yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if wanted(index) else None
 
 
-def _ffmpeg_reason(err):
+def ffmpeg_reason(err):
+    """One line saying why PyAV (FFmpeg) failed: its error's strerror, else its message."""
     return getattr(err, "strerror", None) or _one_line(err)
 
 
@@ -272,7 +273,7 @@ def _stream_video(path, wanted):
     try:
         container = av.open(path)
     except av.FFmpegError as err:
-        raise VideoReadError(path, f"cannot open ({_ffmpeg_reason(err)})") from None
+        raise VideoReadError(path, f"cannot open ({ffmpeg_reason(err)})") from None
     count = 0
     with container:
         if not container.streams.video:
@@ -284,7 +285,7 @@ def _stream_video(path, wanted):
                 yield frame.to_ndarray(format="rgb24") if wanted(count) else None
                 count += 1
         except av.FFmpegError as err:
-            raise VideoReadError(path, f"cannot decode frame {count} ({_ffmpeg_reason(err)})") from None
+            raise VideoReadError(path, f"cannot decode frame {count} ({ffmpeg_reason(err)})") from None
         if count < stream.frames:
             raise VideoReadError(path, f"stream ends after {count} frames; its header announces {stream.frames}")
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import av
 
+from datasets.video_io import ffmpeg_reason
+
 
 class UploadRejected(Exception):
     """An upload the server will not analyse; the message is one line for the page."""
@@ -53,7 +55,7 @@ def _open(path):
         return av.open(str(path))
     except av.FFmpegError as err:
         raise UploadRejected(
-            f"{path.name} cannot be read as a video ({_reason(err)}): not a video, or a broken one"
+            f"{path.name} cannot be read as a video ({ffmpeg_reason(err)}): not a video, or a broken one"
         ) from None
 
 
@@ -83,7 +85,3 @@ def _first_frame_decodes(container, stream):
         return next(iter(container.decode(stream)), None) is not None
     except av.FFmpegError:
         return False
-
-
-def _reason(err):
-    return getattr(err, "strerror", None) or " ".join(str(err).split()) or type(err).__name__

@@ -14,6 +14,7 @@ counted (<out>/unreadable.txt).
 """
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -144,14 +145,9 @@ def pack(args):
         if not (out / "parts" / f"{part:05d}.json").exists()
     ]
     print(f"packing {len(clips)} clips in {num_parts} parts ({num_parts - len(jobs)} done before) into {out}")
-    if args.workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(min(args.workers, len(jobs))) as pool:
-            done = pool.map(pack_part, jobs)
-            for part, written, failed in done:
-                print(f"part {part}: {written} clips, {failed} unreadable", flush=True)
-    else:
-        for job in jobs:
-            part, written, failed = pack_part(job)
+    workers = min(args.workers, len(jobs))
+    with ProcessPoolExecutor(workers) if workers > 1 else contextlib.nullcontext() as pool:
+        for part, written, failed in (pool.map if pool else map)(pack_part, jobs):
             print(f"part {part}: {written} clips, {failed} unreadable", flush=True)
     packed, failed = merge(out, num_parts)
     print(f"packed {packed} clips into {out}; {failed} unreadable, left out (listed in {out / UNREADABLE_FILE})")

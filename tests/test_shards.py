@@ -122,15 +122,22 @@ def pretrain_command(shards, out):
     return [sys.executable, str(ROOT / "run_pretraining.py"), *args, *COMMON, "--output_dir", str(out)]
 
 
+def killed_mid_epoch_and_rerun(cmd, banner, out, tmp_path):
+    """Run `cmd` (writing to `out`) until its first mid-epoch checkpoint, kill -9 it there, run it again: the
+    progress the rerun resumed from (it says so)."""
+    kill_after(cmd, banner, "checkpoint-step.pth", 0.0, tmp_path / "stderr.txt")
+    progress = torch.load(out / "checkpoint-step.pth", weights_only=False)["progress"]
+    assert f"next epoch {progress['epoch']} after its batch {progress['batches']}" in run(cmd)
+    return progress
+
+
 def test_pretraining_from_shards_killed_mid_epoch_ends_as_the_uninterrupted_run(shards, tmp_path):
     reference = tmp_path / "reference"
     run(pretrain_command(shards, reference))
-    cmd = pretrain_command(shards, tmp_path / "run")
-    kill_after(cmd, "pretraining ", "checkpoint-step.pth", 0.0, tmp_path / "stderr.txt")
-    progress = torch.load(tmp_path / "run" / "checkpoint-step.pth", weights_only=False)["progress"]
+    progress = killed_mid_epoch_and_rerun(
+        pretrain_command(shards, tmp_path / "run"), "pretraining ", tmp_path / "run", tmp_path
+    )
     assert 0 < progress["batches"] < 4
-    out = run(cmd)
-    assert f"next epoch {progress['epoch']} after its batch {progress['batches']}" in out
     assert epochs_logged(tmp_path / "run") == epochs_logged(reference)
     for checkpoint in sorted(reference.glob("checkpoint-*.pth")):
         same_checkpoint(checkpoint, tmp_path / "run" / checkpoint.name)
@@ -155,12 +162,10 @@ def finetune_command(data, out):
 def test_finetuning_from_shards_killed_mid_epoch_ends_as_the_uninterrupted_run(labelled, tmp_path):
     reference = tmp_path / "reference"
     run(finetune_command(labelled, reference))
-    cmd = finetune_command(labelled, tmp_path / "run")
-    kill_after(cmd, "training ", "checkpoint-step.pth", 0.0, tmp_path / "stderr.txt")
-    progress = torch.load(tmp_path / "run" / "checkpoint-step.pth", weights_only=False)["progress"]
+    progress = killed_mid_epoch_and_rerun(
+        finetune_command(labelled, tmp_path / "run"), "training ", tmp_path / "run", tmp_path
+    )
     batches = len(read_annotations(labelled / "split01" / "train.csv")) // 2
     assert 0 < progress["batches"] < batches
-    out = run(cmd)
-    assert f"next epoch {progress['epoch']} after its batch {progress['batches']}" in out
     assert_same_outcome(reference, tmp_path / "run")
     assert not (tmp_path / "run" / "checkpoint-step.pth").exists()

@@ -8,6 +8,8 @@ points GRADIO_TEMP_DIR at it, so Gradio serves the results from there without co
   ready (or its check failed), or when the page shows another video or none and no request needs it, or when the
   page is closed. Gradio names an upload by its content, so two pages that upload the same file share one path;
   the file goes when the last holder lets go.
+- A preview (a copy the browser can play, of an upload it cannot: inference/web_preview.py) gets a folder of its
+  own under `previews/`; it stands for its upload (holding it holds the upload) and goes with it.
 - A result (the annotated video, the timeline, the predictions) gets a folder of its own, deleted when the same
   page asks for its next result or is closed.
 """
@@ -24,11 +26,27 @@ class ServerFiles:
     def __init__(self, prefix="mae-dfer-web-"):
         self.root = Path(tempfile.mkdtemp(prefix=prefix))  # mode 0700: this user only
         self.results = self.root / "results"
+        self.previews = self.root / "previews"
         self.results.mkdir()
+        self.previews.mkdir()
         self._lock = threading.Lock()
         self._holders = Counter()  # upload path -> how many hold it
         self._held = {}  # holder (a page, or a page's request) -> the upload it holds
         self._result_of = {}  # session -> its latest result folder
+        self._original_of = {}  # preview path -> the upload it shows
+
+    def new_preview(self, upload):
+        """A path for a preview of `upload` (an .mp4 in an empty folder of its own), standing for `upload` from
+        now on; deleted with it."""
+        with self._lock:
+            preview = Path(tempfile.mkdtemp(dir=self.previews)) / f"{Path(upload).stem}.mp4"
+            self._original_of[str(preview)] = str(upload)
+            return preview
+
+    def original(self, path):
+        """The upload `path` stands for: the one it previews, else itself."""
+        with self._lock:
+            return self._original_of.get(str(path), str(path))
 
     def show(self, session, upload):
         """`session`'s page shows `upload` (None: no video): it holds that file, and lets go of the one before."""
@@ -65,8 +83,8 @@ class ServerFiles:
     def _hold(self, holder, upload):
         """`holder` now keeps `upload` (None: nothing); what it held before is let go, and deleted when nothing
         holds it any more (with Gradio's folder around it, once empty)."""
-        upload = None if upload is None else str(upload)
         with self._lock:
+            upload = None if upload is None else self._original_of.get(str(upload), str(upload))
             previous = self._held.pop(holder, None)
             if upload is not None:
                 self._held[holder] = upload
@@ -81,6 +99,9 @@ class ServerFiles:
             if Path(previous).parent != self.root:
                 with contextlib.suppress(OSError):  # another upload with the same content still in it
                     Path(previous).parent.rmdir()
+            for preview in [p for p, u in self._original_of.items() if u == previous]:
+                del self._original_of[preview]
+                self._remove(Path(preview).parent)
 
     @staticmethod
     def _remove(folder):

@@ -29,6 +29,7 @@ from engine.checkpoint import save_checkpoint
 from inference.frames import video_fps
 from inference.upload import UploadRejected, check_video
 from inference.web_files import ServerFiles
+from inference.web_preview import browser_plays, write_preview
 from inference.web_view import summary_markdown, window_headers, window_rows
 from inference.windows import plan_windows
 from models import create_model
@@ -109,6 +110,22 @@ def test_the_frame_rate_is_the_packets_not_the_header(tmp_path):
     assert timing.fps == pytest.approx(10.0) and timing.seconds == pytest.approx(2.0, abs=0.01)
 
 
+# --- the preview ---
+
+
+def test_a_video_browsers_cannot_play_gets_a_preview_they_can(tmp_path):
+    avi = tmp_path / "talk.avi"
+    write_video(avi, render_clip(2, 0, num_frames=30, size=400)[:, :, :300], fps=25, codec="mpeg4")  # 400 x 300
+    assert browser_plays(face_video(tmp_path / "talk.mp4")) and not browser_plays(avi)
+    assert not browser_plays(tmp_path / "missing.mp4")
+    write_preview(avi, tmp_path / "preview.mp4")
+    with av.open(str(tmp_path / "preview.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.height, stream.width) == ("h264", 360, 270)
+        assert stream.frames == 30 and stream.average_rate == 25
+    assert browser_plays(tmp_path / "preview.mp4")
+
+
 # --- the server's files ---
 
 
@@ -137,6 +154,25 @@ def test_an_upload_goes_when_nothing_holds_it_and_a_result_with_its_page():
     finally:
         files.remove_all()
     assert not files.root.exists()
+
+
+def test_a_preview_stands_for_its_upload_and_goes_with_it():
+    files = ServerFiles()
+    try:
+        upload = files.root / "sha1" / "talk.avi"
+        upload.parent.mkdir()
+        upload.write_bytes(b"video")
+        files.show("page", upload)
+        preview = files.new_preview(upload)
+        preview.write_bytes(b"preview")
+        assert preview.suffix == ".mp4" and files.original(preview) == str(upload) == files.original(upload)
+        files.show("page", preview)  # the page shows the preview now: the upload stays
+        files.claim("page", preview)
+        assert upload.exists()
+        files.done("page")
+        assert not upload.exists() and not preview.parent.exists()
+    finally:
+        files.remove_all()
 
 
 # --- what the page shows ---

@@ -4,8 +4,10 @@ the per-window table, and download the predictions and the annotated video. `pyt
 
 One Recognizer, loaded at start, serves every request through the queue, one at a time (concurrency 1); each
 page sees only its own result. An upload is checked for being a video within the limits before any work
-(inference/upload.py) and deleted once its result is ready; results are deleted when the page asks for the next
-one or is closed (inference/web_files.py). Bad input is a message on the page, never a stack trace.
+(inference/upload.py), at once and again when the button is pressed, and deleted once its result is ready; one
+the browser cannot play (an .avi) is shown as a preview the server makes (inference/web_preview.py). Results are
+deleted when the page asks for the next one or is closed (inference/web_files.py). Bad input is one message on
+the page that stays until the next upload, the outputs empty; never a stack trace, never an error badge.
 """
 
 import html
@@ -19,12 +21,18 @@ from datasets.video_io import VideoReadError
 from inference.recognizer import FACES, Recognizer
 from inference.report import plot_timeline, write_predictions
 from inference.upload import UploadRejected, check_video
+from inference.web_preview import browser_plays, write_preview
 from inference.web_view import summary_markdown, window_headers, window_rows
 
 # No web fonts: the page fetches nothing from outside this server.
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 CSS = "#summary th { white-space: nowrap; }"  # the summary's headers on one line each
 CACHE_SWEEP = (3600, 6 * 3600)  # every hour, Gradio deletes its files older than 6 h (uploads of abandoned requests)
+# The input's player fails on an upload the browser cannot play (an .avi) before the server's preview replaces it:
+# that failure is stopped on its way to the player, whose handler would show it as an error and a badge.
+HEAD = """<script>
+document.addEventListener("error", (e) => { if (e.target.closest?.("#input")) e.stopPropagation(); }, true);
+</script>"""
 
 
 def serve(recognizer, files, host="127.0.0.1", port=7860, max_upload_mb=200, max_seconds=600.0):
@@ -33,7 +41,7 @@ def serve(recognizer, files, host="127.0.0.1", port=7860, max_upload_mb=200, max
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stops the server as Ctrl-C does
     page = build_page(recognizer, files, max_upload_mb, max_seconds)
     page.queue(default_concurrency_limit=1).launch(
-        server_name=host, server_port=port, max_file_size=int(max_upload_mb * 2**20), theme=THEME, css=CSS,
+        server_name=host, server_port=port, max_file_size=int(max_upload_mb * 2**20), theme=THEME, css=CSS, head=HEAD,
         show_error=False, footer_links=[], run_history=False, enable_monitoring=False, mcp_server=False,
         ssr_mode=False,
     )  # fmt: skip
@@ -55,6 +63,7 @@ def build_page(recognizer, files, max_upload_mb, max_seconds):
                     include_audio=True,  # as uploaded: without, Gradio would strip the audio with an ffmpeg binary
                     webcam_options=gr.WebcamOptions(constraints={"audio": False}),  # records the camera, no microphone
                 )  # fmt: skip
+                message = gr.Markdown(elem_id="message")  # why an upload will not be analysed
                 faces = gr.Radio(
                     FACES, value=recognizer.faces, label="Faces", info="everyone, or the most seen", elem_id="faces"
                 )
@@ -74,7 +83,8 @@ def build_page(recognizer, files, max_upload_mb, max_seconds):
 
         requests = Requests(recognizer, files, max_upload_mb, max_seconds)
         video.change(requests.show, video, None, queue=False)
-        outputs = [video, summary, annotated, timeline, table, downloads]
+        video.input(requests.check, video, [video, message], queue=False)  # an upload or recording, not a preview
+        outputs = [video, message, summary, annotated, timeline, table, downloads]
         button.click(requests.claim, video, None, queue=False).success(
             requests.run, [video, faces, detect_every, hop], outputs, concurrency_limit=1, concurrency_id="model"
         )
@@ -83,8 +93,9 @@ def build_page(recognizer, files, max_upload_mb, max_seconds):
 
 
 class Requests:
-    """What the page's events do: hold the video the page shows, claim it for a request when the button is
-    pressed, analyse it in the queue, let go of it and forget a closed page (inference/web_files.py)."""
+    """What the page's events do: hold the video the page shows, check a new one (and preview it where the browser
+    cannot play it), claim it for a request when the button is pressed, analyse it in the queue, let go of it and
+    forget a closed page (inference/web_files.py)."""
 
     def __init__(self, recognizer, files, max_upload_mb, max_seconds):
         self.recognizer, self.files = recognizer, files
@@ -93,26 +104,47 @@ class Requests:
     def show(self, upload, request: gr.Request):
         self.files.show(request.session_hash, upload)
 
+    def check(self, upload):
+        """A new upload: the message why it will not be analysed, or none; shown as a preview where the browser
+        cannot play it."""
+        if upload is None:
+            return gr.skip(), ""
+        try:
+            check_video(upload, self.max_bytes, self.max_seconds)
+        except UploadRejected as err:
+            return gr.skip(), rejected(err, upload)
+        if browser_plays(upload):
+            return gr.skip(), ""
+        preview = self.files.new_preview(upload)
+        write_preview(upload, preview)
+        return str(preview), ""
+
     def claim(self, upload, request: gr.Request):
         if upload is None:
             raise gr.Error("Upload a video or record one first.", title="No video", print_exception=False)
         self.files.claim(request.session_hash, upload)
 
-    def run(self, upload, faces, detect_every, hop, request: gr.Request, progress=gr.Progress()):  # noqa: B008
-        """The page's outputs: the input emptied (its file is deleted), then analyse()'s."""
+    def run(self, shown, faces, detect_every, hop, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        """The page's outputs: the input emptied (its file is deleted), no message, then analyse()'s; for a video
+        it will not analyse, the message and the outputs emptied."""
+        upload = self.files.original(shown)  # the upload, not its preview
+        folder = self.files.new_result(request.session_hash)  # the previous result goes
         try:
             timing = check_video(upload, self.max_bytes, self.max_seconds)
-            folder = self.files.new_result(request.session_hash)
             recognizer = with_settings(self.recognizer, faces, int(detect_every), int(hop))
-            return None, *analyse(recognizer, upload, timing.fps, folder, gradio_progress(progress))
+            return None, "", *analyse(recognizer, upload, timing.fps, folder, gradio_progress(progress))
         except (UploadRejected, VideoReadError, ValueError) as err:
-            message = html.escape(str(err).replace(str(upload), Path(upload).name))
-            raise gr.Error(message, None, title="Cannot analyse this video", print_exception=False) from None
+            return None, rejected(err, upload), "", None, None, None, None
         finally:
             self.files.done(request.session_hash)
 
     def close(self, request: gr.Request):
         self.files.end_session(request.session_hash)
+
+
+def rejected(err, upload):
+    """The page's message for a video it will not analyse, naming the file, never the server's path."""
+    return f"**Cannot analyse this video**: {html.escape(str(err).replace(str(upload), Path(upload).name))}"
 
 
 def analyse(recognizer, upload, fps, folder, progress):

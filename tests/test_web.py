@@ -1,8 +1,9 @@
-"""The web page (webapp.py, inference/web.py): the upload check and the frame rate it measures, the server's
-files, what the page shows, and the page itself in a real browser (Playwright driving Debian's chromium) against
-a server this module starts on a free localhost port with a small random model: a result with its video,
-timeline, table and downloads; a readable message for a file that is no video and for one too long; pages at
-once each with their own result; a recording from the (fake) camera; no upload left on the server, no request
+"""The web page (webapp.py, inference/web.py): the upload check and the frame rate it measures, the preview of a
+video browsers cannot play, the server's files, what the page shows, and the page itself in a real browser
+(Playwright driving Debian's chromium) against a server this module starts on a free localhost port with a small
+random model: a result with its video, timeline, table and downloads; an .avi previewed and analysed without an
+error; one readable message that stays for a file that is no video and for one too long, no error badges; pages
+at once each with their own result; a recording from the (fake) camera; no upload left on the server, no request
 elsewhere. The browser tests skip, saying why in one line, where Playwright, Gradio or chromium is missing."""
 
 import argparse
@@ -330,8 +331,25 @@ def test_a_video_gives_its_result(server, browser, tmp_path):
 
 
 @needs_browser
+def test_an_avi_is_previewed_and_analysed_without_an_error(server, browser, tmp_path):
+    """Browsers cannot play an .avi: the input shows the server's H.264 preview instead, and no error."""
+    page = open_page(browser, server)
+    upload(page, face_video(tmp_path / "talk.avi"))
+    page.wait_for_function("() => { const v = document.querySelector('#input video'); "
+                           "return v && v.src.endsWith('.mp4') && v.readyState >= 1 }")  # fmt: skip
+    page.click("#run")
+    summary = wait_for_result(page)
+    assert "talk.avi: 1 person" in summary and "72 frames" in summary
+    assert "Error" not in page.locator("body").inner_text()
+    assert not list(server.work.rglob("talk.*")), "the upload or its preview is still on the server"
+    page.context.close()
+
+
+@needs_browser
 @pytest.mark.parametrize("kind", ["text", "too long"])
-def test_a_bad_upload_gets_a_readable_message(server, browser, tmp_path, kind):
+def test_a_bad_upload_gets_one_message_that_stays(server, browser, tmp_path, kind):
+    """The message comes at the upload, is still there once the button's request has emptied the input and the
+    outputs, without any error badge, and goes with the next upload."""
     page = open_page(browser, server)
     if kind == "text":
         video, message = tmp_path / "notes.mp4", "notes.mp4 cannot be read as a video"
@@ -339,9 +357,15 @@ def test_a_bad_upload_gets_a_readable_message(server, browser, tmp_path, kind):
     else:
         video, message = face_video(tmp_path / "long.mp4", num_frames=25 * (MAX_SECONDS + 1)), f"than {MAX_SECONDS} s"
     recognise(page, video)
-    page.get_by_text(message).wait_for(timeout=60_000)
-    assert "Traceback" not in page.content()
+    page.locator("#input", has_text="Click to Upload").wait_for(timeout=60_000)  # the request's outputs are in
+    page.wait_for_timeout(1000)
+    text = page.locator("body").inner_text()
+    assert text.count(message) == 1 and message in page.locator("#message").inner_text()
+    assert "Error" not in text and "Traceback" not in page.content() and not page.locator(".toast-body").count()
+    assert not page.locator("#summary").inner_text().strip()
     assert not list(server.work.rglob(video.name))
+    upload(page, face_video(tmp_path / "talk.mp4"))
+    assert eventually(lambda: not page.locator("#message").inner_text().strip()), "the message outlived the upload"
     page.context.close()
 
 

@@ -2,12 +2,14 @@
 
     .venv/bin/python -m bench.bench_realtime [--seconds 20] [--persons 1 2] [--repeats 1]
         [--model lgi_former_base_patch16_160] [--checkpoint ckpt.pth]
-        [--config "today=--detect_every 1" --config "default="]
+        [--config "fp32=--precision fp32" --config "auto (default)="]
 
 Writes 480p (854 x 480) 25 fps H.264 videos of generated talking faces (datasets/scenes.py: one person, and two
 side by side, faces about 200 pixels high), saves a randomly initialised checkpoint of `--model` unless
-`--checkpoint` is given, and runs `demo.main` on each video once per config, exactly as `python demo.py video.mp4
-<flags>` would (so the annotated video is written), the configs interleaved. Each config is a name and demo.py
+`--checkpoint` is given (the fine-tuned base model of bench/make_base_model.sh: its windows say what each
+precision does to real decisions), and runs `demo.main` on each video once per config, exactly as `python demo.py
+video.mp4 <flags>` would (so the annotated video is written), the configs interleaved; an int8 model is built into
+the cache before the timed runs. Each config is a name and demo.py
 flags; the first is the reference. Stages are timed by wrapping the functions the demo calls: decoding (PyAV and
 the downscale), shot cuts, detection (the detector's `detect`), tracking (appearance descriptors, tracklets and
 identities), cropping (face crops of the windows), model (the forward passes, with normalisation and softmax),
@@ -37,6 +39,7 @@ from datasets.synthetic import GENERATED
 from datasets.video_io import write_video
 from engine.setup import keep_freed_memory
 from inference import frames, persons, recognizer, report, shots, windows
+from inference.model_cache import cached_onnx
 
 FPS, HEIGHT, WIDTH, FACE_TILE = 25, 480, 854, 240
 LAYOUTS = {  # persons on screen -> tile positions (the face fills about 0.8 of its tile)
@@ -56,6 +59,7 @@ STAGES = {  # (owner, attribute): stage; generators are timed per item
     (report.AnnotatedVideo, "write"): "annotated video",
     (report.AnnotatedVideo, "__exit__"): "annotated video",
 }
+DEFAULT_CONFIGS = ["fp32=--precision fp32", "auto (default)=", "int8=--precision int8", "auto, no video=--no_video"]
 COLUMNS = ("decoding", "shot cuts", "detection", "tracking", "cropping", "model", "annotated video", "other")
 
 
@@ -135,7 +139,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=1, help="runs per config and video, the best counts")
     parser.add_argument("--out", default=None, help="folder for the videos and outputs (default: a temporary one)")
     args = parser.parse_args(argv)
-    configs = [c.split("=", 1) for c in (args.config or ["today=--detect_every 1", "default="])]
+    configs = [c.split("=", 1) for c in (args.config or DEFAULT_CONFIGS)]
     keep_freed_memory()
     load = os.getloadavg()[0]
 
@@ -143,6 +147,8 @@ def main(argv=None):
         out = Path(args.out or stack.enter_context(tempfile.TemporaryDirectory()))
         out.mkdir(parents=True, exist_ok=True)
         checkpoint = args.checkpoint or random_checkpoint(out / f"{args.model}.pth", args.model)
+        if any("int8" in flags for _, flags in configs):
+            cached_onnx(checkpoint, int8=True)  # built before the timed runs, as a second run finds it
         rows, details = [], {}
         for num_persons in args.persons:
             video = talking_video(out / f"talking_{num_persons}.mp4", num_persons, args.seconds)

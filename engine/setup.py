@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 import torch
 
+from system.cpu import bf16_features
+
 from . import distributed as dist
 from .data import seed_everything
 from .logger import RunLogger
@@ -36,7 +38,10 @@ def default_workers(upstream=4):
 
 
 def parse_amp(choice, device):
-    """Mixed-precision dtype: 'auto' is fp16 on GPUs (upstream) and off on CPUs, where bf16 is slow."""
+    """Mixed-precision dtype: 'auto' is fp16 on GPUs (upstream) and off on CPUs; bf16 on a CPU needs its bf16
+    instructions (system/cpu.py), without which it runs about 100x slower than float32."""
+    if choice == "bf16" and device.type == "cpu" and not bf16_features():
+        raise ValueError("--amp bf16: this CPU has no bf16 instructions (AVX512_BF16 or AMX-BF16); use --amp none")
     if choice == "auto":
         return torch.float16 if device.type == "cuda" else None
     return {"fp16": torch.float16, "bf16": torch.bfloat16, "none": None}[choice]

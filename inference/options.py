@@ -4,7 +4,9 @@ import torch
 
 from engine.setup import keep_freed_memory
 from inference.checkpoints import CHECKPOINT_FOLDER, QUICKSTART_CHECKPOINT
-from inference.recognizer import BACKENDS, FACES, Recognizer
+from inference.model_cache import cache_folder
+from inference.precision import PRECISIONS
+from inference.recognizer import FACES, Recognizer
 
 
 def add_recognizer_arguments(parser, per_video=True):
@@ -13,7 +15,15 @@ def add_recognizer_arguments(parser, per_video=True):
         "--checkpoint", default=None,
         help=f"fine-tuned model (default: the one in {CHECKPOINT_FOLDER}/, else {QUICKSTART_CHECKPOINT})",
     )  # fmt: skip
-    parser.add_argument("--backend", default=None, choices=BACKENDS, help="default: onnxruntime for .onnx, else torch")
+    parser.add_argument(
+        "--precision", default="auto", choices=PRECISIONS,
+        help="numeric path: auto picks the fastest that keeps the model's decisions on this machine (bf16 on CPUs "
+        "with bf16 instructions or on GPUs, else float32); int8 runs ONNX Runtime; an .onnx file runs as exported",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cache_dir", default=None,
+        help=f"where models built for a precision (int8 ONNX) are kept (default: $MAE_DFER_CACHE or {cache_folder()})",
+    )  # fmt: skip
     parser.add_argument("--labels", default=None, help="class names: dfew, mafw, ferv39k, ... (default: checkpoint's)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument(
@@ -37,13 +47,15 @@ def add_recognizer_arguments(parser, per_video=True):
 
 
 def recognizer_from_args(args):
-    """The Recognizer the flags describe; on a CPU, malloc then keeps freed memory (engine.setup)."""
+    """The Recognizer the flags describe, printing the numeric path it took; on a CPU, malloc then keeps freed
+    memory (engine.setup)."""
     settings = ("hop", "batch_size", "detect_every", "faces", "min_face", "margin")
     options = {name: getattr(args, name) for name in settings if hasattr(args, name)}
     recognizer = Recognizer.from_checkpoint(
-        args.checkpoint, args.device, args.backend, args.labels, getattr(args, "stride", None),
+        args.checkpoint, args.device, args.labels, getattr(args, "stride", None), args.precision, args.cache_dir,
         detector=args.detector, **options,
     )  # fmt: skip
+    print(recognizer.precision)
     if args.device == "cpu":
         keep_freed_memory()  # after loading: the checkpoint's copy of the weights goes back to the OS
     return recognizer

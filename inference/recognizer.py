@@ -18,8 +18,8 @@ face, slides the windows over it (inference/windows.py) and, when asked, writes 
 `detector="none"` takes the frames as face crops already (the whole frame is the face, one person). A video
 that stops decoding part way is analysed up to there and `result.stopped` says why.
 
-Backends: "torch" (.pth or .safetensors, on `device`) and "onnxruntime" (a .onnx file from engine/export.py, on
-the CPU). A backend is a callable from a normalised float tensor (B, 3, T, H, W) to logits (B, K).
+The classifier (inference/backends.py) is a callable from a normalised float tensor (B, 3, T, H, W) to logits
+(B, K): PyTorch at fp32, bf16 or fp16, or ONNX Runtime at int8 or for an exported .onnx file.
 """
 
 import contextlib
@@ -33,6 +33,7 @@ from datasets.labels import get_label_map
 from datasets.specs import get_spec
 from datasets.transforms import normalize
 from engine.setup import release_freed_memory
+from inference.backends import load_classifier
 from inference.checkpoints import FACE_MARGIN, default_checkpoint, face_margin, generated_set_warning
 from inference.frames import FrameSource
 from inference.persons import MAX_GAP, Person, main_person, scan, track_persons
@@ -42,7 +43,6 @@ from inference.windows import StreamStats, Window, frame_timeline, run_windows, 
 from preprocess.face_detect import build_detector
 from preprocess.face_track import FaceTrack, whole_frame_track
 
-BACKENDS = ("torch", "onnxruntime")
 FACES = ("all", "main")
 RELEASE_EVERY_FRAMES = 1024  # first-pass frames between hand-backs of freed memory (the second pass: every batch)
 log = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ class Recognition:
     faces: str = "all"
     stopped: str | None = None  # why decoding ended before the video's end, None when it did not
     warning: str | None = None  # what the results cannot be trusted for (a model trained on generated faces)
+    precision: str | None = None  # the classifier's numeric path (fp32, bf16, fp16, int8), when known
     stats: StreamStats = field(default_factory=StreamStats)
 
     @property
@@ -133,6 +134,7 @@ class Recognition:
             "persons": [p.to_dict(self.fps) for p in self.persons],
             "decoding_stopped": self.stopped,
             "warning": self.warning,
+            "precision": self.precision,
         }
 
 
@@ -169,34 +171,36 @@ class Recognizer:
         self.batch_size, self.detect_every, self.device = batch_size, detect_every, torch.device(device)
         self.faces, self.min_face, self.margin, self.data_set = faces, min_face, margin, data_set
         self.warned = False  # the warning of a model of the generated set is logged once
+        self.precision = None  # the numeric path (inference/precision.py), set by from_checkpoint
         if detector == "none":
             self.detector = None  # the frames are face crops already
         else:
             self.detector = build_detector(detector) if isinstance(detector, str) else detector
 
     @classmethod
-    def from_checkpoint(cls, path=None, device=None, backend=None, labels=None, stride=None, **options):
-        """A fine-tuned checkpoint: .pth (ours or upstream's) or .safetensors with backend "torch", an exported
-        .onnx with "onnxruntime" (the default follows the suffix); without a path, the one model in checkpoint/
-        or the quick start's (inference/checkpoints.py). `labels` names a label table (dfew, mafw, ...)
-        instead of the checkpoint's classes; `stride` overrides its sampling rate; `options` go to __init__
-        (`margin` defaults to the one that frames faces as the checkpoint's training set did)."""
+    def from_checkpoint(cls, path=None, device=None, labels=None, stride=None, precision="auto", cache_dir=None,
+                        **options):  # fmt: skip
+        """A fine-tuned checkpoint: .pth (ours or upstream's), .safetensors or an exported .onnx; without a path,
+        the one model in checkpoint/ or the quick start's (inference/checkpoints.py). `precision`: auto, fp32,
+        bf16, fp16 or int8 (inference/precision.py; auto picks the fastest path that keeps the model's decisions
+        on this machine; int8 builds an ONNX model on first use and keeps it in `cache_dir`,
+        inference/model_cache.py). `labels` names a label table (dfew, mafw, ...) instead of the checkpoint's
+        classes; `stride` overrides its sampling rate; `options` go to __init__ (`margin` defaults to the one
+        that frames faces as the checkpoint's training set did). The path taken: `recognizer.precision`."""
         path = path or default_checkpoint()
-        backend = backend or ("onnxruntime" if str(path).endswith(".onnx") else "torch")
-        if backend == "torch":
-            classify, facts = _torch_classifier(path, device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        elif backend == "onnxruntime":
-            classify, facts = _onnx_classifier(path)
-        else:
-            raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        classify, facts, choice = load_classifier(path, device, precision, cache_dir)
+        log.info("%s", choice)
         classes = class_names(facts["class_names"], facts["data_set"], labels, facts["num_classes"])
         stride = stride or facts["sampling_rate"] or 4
         if options.get("margin") is None:
             options["margin"] = face_margin(facts["data_set"])
-        return cls(
+        recognizer = cls(
             classify, classes, facts["clip_len"], facts["input_size"], stride, device=facts["device"],
             data_set=facts["data_set"], **options,
         )  # fmt: skip
+        recognizer.precision = choice
+        return recognizer
 
     def __call__(self, video, fps=None, annotated=None, progress=None):
         """Recognise `video` (a path to a video file or frame folder, or a (T, H, W, 3) uint8 RGB array); `fps`
@@ -223,9 +227,10 @@ class Recognizer:
                 self.hop, self.input_size, self.batch_size, writer.write if annotated else None, stats,
             )  # fmt: skip
         results = [PersonResult(p.id, w, p.track, self.classes) for p, w in zip(persons, windows, strict=True)]
+        precision = self.precision.precision if self.precision else None
         return Recognition(
             source.name, source.fps, num_frames, self.classes, results, shot_starts, self.faces, source.stopped,
-            warning, stats,
+            warning, precision, stats,
         )  # fmt: skip
 
     def find_persons(self, source, progress=None) -> tuple[list[Person], int, list[int]]:
@@ -275,39 +280,3 @@ def class_names(stated, data_set, override, num_classes):
     if len(classes) != num_classes:
         raise ValueError(f"labels {override!r} have {len(classes)} classes, the checkpoint predicts {num_classes}")
     return classes
-
-
-def _torch_classifier(path, device):
-    from models.checkpoint import classifier_from_checkpoint
-
-    model, checkpoint = classifier_from_checkpoint(path)
-    args = checkpoint.get("args")
-    _, clip_len, input_size, _ = model.patch_embed.input_shape
-    facts = {
-        "class_names": checkpoint.get("class_names"),
-        "data_set": getattr(args, "data_set", None),
-        "sampling_rate": getattr(args, "sampling_rate", None),
-        "num_classes": model.num_classes,
-        "clip_len": clip_len,
-        "input_size": input_size,
-        "device": device,
-    }
-    return model.to(device), facts
-
-
-def _onnx_classifier(path):
-    if not str(path).endswith(".onnx"):
-        raise ValueError(f"{path}: the onnxruntime backend runs an exported .onnx file (python -m engine.export)")
-    from models.onnx_export import OnnxClassifier
-
-    classifier = OnnxClassifier(path)
-    facts = {
-        "class_names": classifier.class_names,
-        "data_set": classifier.data_set,
-        "sampling_rate": classifier.sampling_rate,
-        "num_classes": classifier.num_classes,
-        "clip_len": classifier.num_frames,
-        "input_size": classifier.input_size,
-        "device": "cpu",
-    }
-    return classifier, facts

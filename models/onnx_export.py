@@ -12,6 +12,7 @@ sits beside it as model.json; `OnnxClassifier` exposes it as attributes.
 """
 
 import functools
+import logging
 import tempfile
 import warnings
 from pathlib import Path
@@ -36,14 +37,20 @@ def quantize_int8(src, dst):
     moves the weights to int8 where `u8s8_saturates()` is False (the same products: `weights_as`)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        str(src),
-        str(dst),
-        per_channel=True,
-        weight_type=QuantType.QUInt8,
-        op_types_to_quantize=["MatMul", "Gemm"],
-        extra_options={"MatMulConstBOnly": True},
-    )
+    root = logging.getLogger()
+    quiet = logging.NullHandler()  # its advice to pre-process would otherwise set up the process's root logger
+    root.addHandler(quiet)
+    try:
+        quantize_dynamic(
+            str(src),
+            str(dst),
+            per_channel=True,
+            weight_type=QuantType.QUInt8,
+            op_types_to_quantize=["MatMul", "Gemm"],
+            extra_options={"MatMulConstBOnly": True},
+        )
+    finally:
+        root.removeHandler(quiet)
 
 
 @functools.cache

@@ -188,7 +188,7 @@ def test_an_exported_onnx_model_runs_in_the_demo(tmp_path, checkpoint):
     onnx = export.export(checkpoint, tmp_path / "model.onnx")
     write_video(tmp_path / "crop.mp4", render_clip(3, 1, num_frames=40, size=64), fps=25)
     by_torch = run_demo(tmp_path / "crop.mp4", checkpoint, tmp_path / "torch", "--detector", "none")
-    by_onnx = run_demo(tmp_path / "crop.mp4", onnx, tmp_path / "onnx", "--detector", "none", "--backend", "onnxruntime")
+    by_onnx = run_demo(tmp_path / "crop.mp4", onnx, tmp_path / "onnx", "--detector", "none")
     by_onnx, by_torch = only_person(by_onnx), only_person(by_torch)
     assert len(by_onnx["windows"]) == len(by_torch["windows"])
     for a, b in zip(by_onnx["windows"], by_torch["windows"], strict=True):

@@ -1,5 +1,5 @@
 """The Python API (inference/recognizer.py) and its streaming: equal to the whole-video computation, memory bounded
-by a few windows, any input kind, clear errors, the onnxruntime backend."""
+by a few windows, any input kind, clear errors, exported models."""
 
 import argparse
 
@@ -200,11 +200,9 @@ def test_bad_inputs_get_one_line(checkpoint, video, error, message):
     assert "\n" not in str(info.value)
 
 
-def test_options_and_backends_are_checked(checkpoint):
-    with pytest.raises(ValueError, match="unknown backend 'tensorrt'; known: torch, onnxruntime"):
-        Recognizer.from_checkpoint(checkpoint, backend="tensorrt")
-    with pytest.raises(ValueError, match="the onnxruntime backend runs an exported .onnx file"):
-        Recognizer.from_checkpoint(checkpoint, backend="onnxruntime")
+def test_options_and_precisions_are_checked(checkpoint):
+    with pytest.raises(ValueError, match="unknown precision 'int4'; known: auto, fp32, bf16, fp16, int8"):
+        Recognizer.from_checkpoint(checkpoint, precision="int4")
     with pytest.raises(ValueError, match="labels 'mafw' have 11 classes, the checkpoint predicts 7"):
         Recognizer.from_checkpoint(checkpoint, labels="mafw")
     with pytest.raises(ValueError, match="must be at least 1"):

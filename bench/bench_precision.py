@@ -1,0 +1,113 @@
+"""Does each inference precision keep a fine-tuned model's decisions, and how fast is it? Every path the recognizer
+offers (inference/backends.py, exactly as `--precision` loads it) against PyTorch float32 on the same clips.
+
+    bash bench/make_base_model.sh   # the fine-tuned base LGI-Former on the generated set (about an hour)
+    python -m bench.bench_precision --checkpoint saved/model/base_synthetic/finetune/checkpoint-best.pth \
+        --data saved/data/synthetic160/split01 --clips 280 [--precisions fp32 bf16 fp16 int8]
+    # the same on an AVX2-only CPU, emulated (accuracy only; a few clips, compared with the run above):
+    qemu-x86_64 -cpu Haswell-noTSX .venv/bin/python -m bench.bench_precision ... --precisions fp32 int8 \
+        --clips 12 --compare saved/bench/precision/probs.npz --out saved/bench/precision_avx2
+
+Loads the test split's clips (the centre clip of each video, as validation reads it), runs every batch through
+every path in rotating order (a busy spell on shared cores slows all alike) and reports, against float32: clips/s
+and the speed-up, top-1 agreement and the largest difference of any class probability, with the accuracy and the
+mean top probability (is the model confident, are its classes varied). The goal a path must hold for `auto` to
+take it (inference/precision.py): top-1 agreement >= 99% and probabilities within 0.02. Writes results.json and
+probs.npz (every path's probabilities); `--compare` also reports each path against the same path of an earlier
+run's probs.npz (e.g. int8 under an emulated AVX2 CPU against int8 here: are the logits the same?). fp16 on a CPU
+runs PyTorch's CPU autocast, standing in for the numerics of a GPU's fp16.
+"""
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.bench_runtime import load_clips, machine, run_interleaved, summarize
+from engine.setup import keep_freed_memory
+from inference.backends import load_classifier
+from inference.precision import PRECISIONS, PrecisionChoice
+from system.cpu import cpu_features
+
+GOAL_TOP1, GOAL_PROB = 0.99, 0.02
+
+
+def load_paths(checkpoint, precisions, cache_dir):
+    """{precision: classify} as the recognizer loads them; fp16 through CPU autocast (see the docstring)."""
+    paths = {}
+    for name in precisions:
+        precision = PrecisionChoice("fp16", "CPU autocast, for a GPU's numerics") if name == "fp16" else name
+        paths[name], facts, _ = load_classifier(checkpoint, "cpu", precision, cache_dir)
+    return paths, facts
+
+
+def compare(probs, other_file):
+    """Each path's probabilities against the same path's in an earlier run (the first clips both have)."""
+    other = np.load(other_file)
+    rows = {}
+    for name, p in probs.items():
+        if name in other.files:
+            q = other[name][: len(p)]
+            rows[name] = dict(
+                clips=len(p), top1_agreement=float((p.argmax(-1) == q.argmax(-1)).mean()),
+                max_prob_diff=float(np.abs(p - q).max()),
+            )  # fmt: skip
+            if "fp32" in other.files:
+                ref = other["fp32"][: len(p)]
+                rows[name]["vs_other_fp32_top1"] = float((p.argmax(-1) == ref.argmax(-1)).mean())
+                rows[name]["vs_other_fp32_max_prob_diff"] = float(np.abs(p - ref).max())
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", required=True, help="a fine-tuned checkpoint (.pth or .safetensors)")
+    p.add_argument("--data", default="saved/data/synthetic160/split01", help="folder of train/val/test.csv")
+    p.add_argument("--clips", type=int, default=280)
+    p.add_argument("--batch_size", type=int, default=4)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "fp16", "int8"], choices=PRECISIONS[1:])
+    p.add_argument("--cache_dir", default="saved/bench/precision_cache", help="where the int8 ONNX model is built")
+    p.add_argument("--compare", default=None, help="probs.npz of an earlier run, compared path by path")
+    p.add_argument("--out", default="saved/bench/precision")
+    args = p.parse_args(argv)
+
+    keep_freed_memory()  # as demo.py does on CPU
+    torch.set_num_threads(args.threads)
+    precisions = ["fp32"] + [name for name in args.precisions if name != "fp32"]
+    paths, facts = load_paths(args.checkpoint, precisions, args.cache_dir)
+    clips, labels = load_clips(
+        args.data, args.clips, facts["num_classes"], facts["clip_len"], facts["sampling_rate"] or 4, facts["input_size"]
+    )
+    load_before = [round(v, 2) for v in os.getloadavg()]
+    times, cpu, logits = run_interleaved(paths, clips, args.batch_size)
+    load_after = [round(v, 2) for v in os.getloadavg()]
+    results, table = summarize(times, cpu, logits, labels, "fp32")
+    for result in results.values():
+        result["holds_goal"] = result["top1_agreement"] >= GOAL_TOP1 and result["max_prob_diff"] <= GOAL_PROB
+    features = sorted(f for f in cpu_features() if f.startswith(("avx", "amx")))
+    setup = dict(
+        checkpoint=str(args.checkpoint), clips=len(labels), batch_size=args.batch_size, threads=args.threads,
+        cpu_features=features, load_before=load_before, load_after=load_after, **machine(),
+    )  # fmt: skip
+    print(f"{len(labels)} clips, batch {args.batch_size}, {args.threads} threads; {setup['cpu']}: {' '.join(features)}")
+    print(f"load average (1, 5, 15 min) before {load_before}, after {load_after}")
+    print(table)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    probs = {name: v.softmax(-1).numpy() for name, v in logits.items()}
+    report = dict(setup=setup, results=results)
+    if args.compare:
+        report["compared_with"] = {"file": args.compare, **compare(probs, args.compare)}
+        print(json.dumps(report["compared_with"], indent=1))
+    np.savez(out / "probs.npz", labels=labels.numpy(), **probs)
+    (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}/results.json and probs.npz")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Which numeric path runs the classifier, and what `auto` picks on the machine it runs on.
+
+    choice = choose_precision("auto", torch.device("cpu"))
+    choice.precision, choice.reason  # "bf16", "this CPU has bf16 instructions (amx_bf16, avx512_bf16)"
+
+Paths: "fp32" (PyTorch float32), "bf16" and "fp16" (PyTorch autocast: matrix products in 16 bits, norms, softmax
+and the residual stream in float32), "int8" (ONNX Runtime, linear layers' weights and activations in 8 bits).
+
+On a CPU, bf16 is fast only with bf16 instructions (AVX512_BF16, AMX-BF16: Xeons since Cooper Lake / Sapphire
+Rapids, EPYCs since Zen 4); elsewhere PyTorch emulates it about 100x slower than float32, so it is refused.
+`auto` takes a path only where it kept the base model's decisions: at least 99% of top classes and every
+probability within 0.02 of float32 on the fine-tuned base model (`bench.bench_precision`, docs/deployment.md);
+ACCURATE records that measurement. The CPU's features come from CPUID as PyTorch's cpuinfo reads it (what this
+process can execute, also under an emulator), else from /proc/cpuinfo.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from system.cpu import bf16_features, cpu_features
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+BF16_MIN_WIDTH = 256  # narrower models spend their time outside the matrix products: bf16 ran the tiny LGI-Former
+# (width 128) at 0.87x float32's speed, the small (256) at 2.15x and the base (512) at 2.7x (AMX Xeon, 2026-12-06)
+# Measured on the fine-tuned base LGI-Former against float32 (docs/deployment.md): whether the path holds
+# >= 99% top-1 agreement and <= 0.02 probability difference on every CPU family it was measured on.
+ACCURATE = {"bf16": True, "fp16": True, "int8": False}
+AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class PrecisionError(ValueError):
+    """A precision this machine cannot run (fast or at all): one line for the user."""
+
+
+@dataclass(frozen=True)
+class PrecisionChoice:
+    precision: str  # fp32, bf16, fp16 or int8
+    reason: str  # why, in a few words
+
+    @property
+    def autocast_dtype(self):
+        """The dtype of torch.autocast for this path, None for float32 (and int8, which ONNX Runtime runs)."""
+        return AUTOCAST.get(self.precision)
+
+    def __str__(self):
+        return f"precision {self.precision}: {self.reason}"
+
+
+def choose_precision(requested, device, features=None, width=None):
+    """The path for `requested` (one of PRECISIONS) on `device`; raises PrecisionError where it cannot run.
+    `features`: the CPU's (default: this one's); `width`: the model's embedding width, if known."""
+    if requested not in PRECISIONS:
+        raise PrecisionError(f"unknown precision {requested!r}; known: {', '.join(PRECISIONS)}")
+    device = torch.device(device)
+    if device.type == "cuda":
+        return _on_gpu(requested, device)
+    if device.type != "cpu":
+        if requested not in ("auto", "fp32"):
+            raise PrecisionError(f"--precision {requested} runs on a CPU or a CUDA GPU, not on {device.type}")
+        return PrecisionChoice("fp32", f"float32 on {device.type}")
+    bf16 = bf16_features(cpu_features() if features is None else set(features))
+    if requested == "fp16":
+        raise PrecisionError("--precision fp16 is for GPUs; on a CPU use auto, bf16 or int8")
+    if requested == "bf16" and not bf16:
+        raise PrecisionError(
+            "--precision bf16: this CPU has no bf16 instructions (AVX512_BF16 or AMX-BF16), where bf16 runs about "
+            "100x slower than float32; use --precision auto"
+        )
+    if requested != "auto":
+        return PrecisionChoice(requested, "asked for")
+    if bf16 and ACCURATE["bf16"] and width is not None and width < BF16_MIN_WIDTH:
+        return PrecisionChoice("fp32", f"auto: at width {width} the model is too small for bf16 to be faster")
+    if bf16 and ACCURATE["bf16"]:
+        return PrecisionChoice("bf16", f"auto: this CPU has bf16 instructions ({', '.join(bf16)})")
+    if ACCURATE["int8"]:
+        return PrecisionChoice("int8", "auto: no bf16 instructions on this CPU; int8 through ONNX Runtime")
+    why = "no bf16 instructions on this CPU" if not bf16 else "bf16 missed the accuracy goal"
+    return PrecisionChoice("fp32", f"auto: {why}, and int8 misses the accuracy goal (docs/deployment.md)")
+
+
+def _on_gpu(requested, device):
+    if requested == "int8":
+        raise PrecisionError("--precision int8 runs on the CPU (ONNX Runtime); on a GPU use auto, bf16 or fp16")
+    bf16 = torch.cuda.is_bf16_supported()
+    if requested == "bf16" and not bf16:
+        raise PrecisionError(f"--precision bf16: {torch.cuda.get_device_name(device)} has no bf16; use fp16")
+    if requested != "auto":
+        return PrecisionChoice(requested, "asked for")
+    name = torch.cuda.get_device_name(device)
+    return PrecisionChoice("bf16", f"auto: {name} has bf16") if bf16 else PrecisionChoice("fp16", f"auto: {name}")

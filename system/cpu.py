@@ -1,0 +1,31 @@
+"""What this CPU can execute fast: its instruction-set features, and whether it has bf16 instructions.
+
+The features come from CPUID as PyTorch's cpuinfo reads it (what this process can execute, also under an emulator
+such as `qemu-x86_64 -cpu Haswell-noTSX`), else from /proc/cpuinfo's flags. Without AVX512_BF16 or AMX-BF16 (Xeons
+before Cooper Lake, EPYCs before Zen 4, AVX2-only CPUs) PyTorch emulates bf16 about 100x slower than float32.
+"""
+
+import torch
+
+BF16_FEATURES = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_features():
+    """The CPU's features as a set of names (avx2, avx512_vnni, avx512_bf16, amx_bf16, amx_int8, ...)."""
+    get_capabilities = getattr(torch.cpu, "get_capabilities", None)
+    if get_capabilities is not None:
+        return {name for name, value in get_capabilities().items() if value is True}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def bf16_features(features=None):
+    """The bf16 instruction sets among `features` (default: this CPU's), sorted; empty where bf16 is slow."""
+    features = cpu_features() if features is None else features
+    return sorted(f for f in BF16_FEATURES if f in features)

@@ -15,7 +15,8 @@ mean top probability (is the model confident, are its classes varied). The goal 
 take it (inference/precision.py): top-1 agreement >= 99% and probabilities within 0.02. Writes results.json and
 probs.npz (every path's probabilities); `--compare` also reports each path against the same path of an earlier
 run's probs.npz (e.g. int8 under an emulated AVX2 CPU against int8 here: are the logits the same?). fp16 on a CPU
-runs PyTorch's CPU autocast, standing in for the numerics of a GPU's fp16.
+runs PyTorch's CPU autocast, standing in for the numerics of a GPU's fp16. The bf16 kernels of a CPU with
+AVX512_BF16 but no AMX (AMD Zen 4, Intel Cooper Lake) run on an AMX CPU with ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16.
 """
 
 import argparse
@@ -91,9 +92,12 @@ def main(argv=None):
     features = sorted(f for f in cpu_features() if f.startswith(("avx", "amx")))
     setup = dict(
         checkpoint=str(args.checkpoint), clips=len(labels), batch_size=args.batch_size, threads=args.threads,
-        cpu_features=features, load_before=load_before, load_after=load_after, **machine(),
+        cpu_features=features, onednn_max_cpu_isa=os.environ.get("ONEDNN_MAX_CPU_ISA"), load_before=load_before,
+        load_after=load_after, **machine(),
     )  # fmt: skip
+    cap = setup["onednn_max_cpu_isa"]
     print(f"{len(labels)} clips, batch {args.batch_size}, {args.threads} threads; {setup['cpu']}: {' '.join(features)}")
+    print(f"oneDNN capped at {cap}" if cap else "oneDNN: every instruction set of this CPU")
     print(f"load average (1, 5, 15 min) before {load_before}, after {load_after}")
     print(table)
     out = Path(args.out)

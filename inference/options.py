@@ -2,9 +2,9 @@
 
 import torch
 
-from engine.setup import keep_freed_memory
 from inference.checkpoints import CHECKPOINT_FOLDER, QUICKSTART_CHECKPOINT
 from inference.recognizer import BACKENDS, FACES, Recognizer
+from system.memory import keep_freed_memory
 
 
 def add_recognizer_arguments(parser, per_video=True):

@@ -154,7 +154,7 @@ def fit(run, state, train_set, compute_loss, end_epoch=None, verb="training"):
         values, note = end_epoch(epoch) if end_epoch else ({}, "")
         print(f"epoch {epoch}: {summary(stats)}{note}")
         run.logger.epoch({"epoch": epoch, **{f"train_{k}": v for k, v in stats.items()}, **values})
-        if output_dir:  # holds state.best: a run killed before it repeats the epoch from here
+        if output_dir:  # last: a run killed before this repeats the epoch and rewrites the same files
             save_epoch_checkpoint(output_dir, epoch, args.save_ckpt_freq, state)
     return stats
 

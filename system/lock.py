@@ -12,6 +12,7 @@ only, and two nodes must not be given the same folder.
 
 import contextlib
 import ctypes
+import errno
 import fcntl
 import json
 import os
@@ -55,7 +56,10 @@ def _lock(path, folder):
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as err:
+            if err.errno not in (errno.EACCES, errno.EAGAIN):  # a file system without record locks
+                print(f"{folder}: cannot be locked ({err.strerror}): nothing keeps a second run from writing it")
+                return fd
             holder = _holder(fd) or "another process"
             os.close(fd)
             raise FolderHeldError(

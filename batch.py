@@ -7,11 +7,12 @@
 Writes results/windows.parquet (one row per video, person and window), persons.parquet (one per video and
 person), videos.parquet (one per video: status, duration, persons, labels, face coverage), failures.csv (the
 files that could not be read, and why; the run goes on), and with --csv the tables as CSV too. A rerun
-skips the videos already done, so a killed run resumes where it stopped (inference/batch.py). The options of
-demo.py apply to every video.
+skips the videos already done, so a killed run resumes where it stopped (inference/batch.py); a second run into
+an --output a live run holds is refused (system.lock). The options of demo.py apply to every video.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -21,6 +22,7 @@ from inference.batch import analyse, list_videos, merge, read_records, record_na
 from inference.frames import FrameSource
 from inference.options import add_recognizer_arguments, recognizer_from_args
 from models import CheckpointError
+from system.lock import FolderHeldError, hold_folder
 
 
 def get_args(argv=None):
@@ -109,7 +111,10 @@ def main(args):
 
 
 if __name__ == "__main__":
+    arguments = get_args()
+    holder = os.environ.get("RANK", "0") == "0"  # one run writes --output at a time; its rank 0 holds it
     try:
-        main(get_args())
-    except (CheckpointError, ValueError) as err:
+        with hold_folder(arguments.output) if holder else contextlib.nullcontext():
+            main(arguments)
+    except (CheckpointError, FolderHeldError, ValueError) as err:
         sys.exit(f"error: {err}")

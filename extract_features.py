@@ -9,7 +9,7 @@ run_finetuning.py tests); its features are the encoder's region tokens (M, C) an
 over each time slice (t, C), both averaged over the views, in .npy shards with an index.csv (row, shard,
 offset, video, path, label, num_views). A video that cannot be read is left out and listed in features.json
 (--strict_eval: an error). A killed run resumes where it stopped when run again.
-engine/features.py describes the folder; engine.features.load_features reads it back.
+inspection/features.py describes the folder; inspection.features.load_features reads it back.
 """
 
 import argparse
@@ -19,8 +19,8 @@ from pathlib import Path
 from datasets.annotations import AnnotationError
 from datasets.video_dataset import DataLoadError
 from engine import distributed as dist
-from engine.features import FeatureError, FeatureSettings, extract_features
 from engine.setup import parse_amp, str2bool
+from inspection.features import FeatureError, FeatureSettings, extract_features
 from models import CheckpointError
 from models.pretrained import encoder_from_checkpoint
 

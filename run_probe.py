@@ -9,7 +9,7 @@ its C chosen on val UAR; knn: cosine k-NN, k chosen on val UAR; head: a fine-tun
 features extracted --with_head) and feature variant (pooled; temporal = pooled + late-minus-early local tokens)
 writes <output_dir>/<probe>_<variant>/<fold>/test_eval/{metrics.json,pred.csv,confusion_matrix.png}; then the
 per-fold table with mean and std is printed and saved as <output_dir>/summary.md and results.json.
-engine/probe.py says more.
+inspection/probe.py says more.
 """
 
 import argparse
@@ -19,8 +19,8 @@ from pathlib import Path
 
 from datasets.specs import get_spec
 from engine.aggregate import fold_records, fold_table
-from engine.features import FeatureError
-from engine.probe import PROBES, VARIANTS, ProbeError, probe_folds
+from inspection.features import FeatureError
+from inspection.probe import PROBES, VARIANTS, ProbeError, probe_folds
 
 
 def get_args(argv=None):

@@ -27,7 +27,7 @@ from datasets.masking import check_lgi_masking, make_mask_generator
 from datasets.sampling import center_indices
 from datasets.transforms import EvalTransform, normalize
 from datasets.video_io import VideoReadError, open_video
-from engine.reconstruction_figure import save_reconstruction
+from inspection.reconstruction_figure import save_reconstruction
 from models import CheckpointError
 from models.mae import reconstruction_views
 from models.pretrained import checkpoint_args, mae_from_checkpoint

@@ -33,9 +33,9 @@ from datasets.synthetic import generate
 from datasets.transforms import resize
 from datasets.video_dataset import FinetuneDataset, PretrainDataset
 from datasets.video_io import open_video
-from engine.setup import keep_freed_memory
 from preprocess.pack_shards import get_args as pack_args
 from preprocess.pack_shards import pack
+from system.memory import keep_freed_memory
 
 
 def _best_rate(passes):

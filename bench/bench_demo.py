@@ -34,10 +34,10 @@ from bench.common import markdown_table, timed
 from datasets.synthetic import render_clip
 from datasets.video_io import write_video
 from engine.checkpoint import save_checkpoint
-from engine.setup import keep_freed_memory
 from inference import recognizer, report
 from models import create_model
 from preprocess.face_detect import build_detector
+from system.memory import keep_freed_memory
 
 FPS = 25
 STAGES = {  # (owner, attribute): stage

@@ -15,9 +15,9 @@ import statistics
 import torch
 
 from bench.common import MatmulCeiling, markdown_table, part_window_masks, run_times
-from engine.setup import keep_freed_memory
 from models import create_model
 from models.flops import count_flops
+from system.memory import keep_freed_memory
 
 CLIP = (3, 16, 160, 160)
 

@@ -28,10 +28,10 @@ import numpy as np
 import torch
 
 from bench.bench_runtime import load_clips, machine, run_interleaved, summarize
-from engine.setup import keep_freed_memory
 from inference.backends import load_classifier
 from inference.precision import PRECISIONS, PrecisionChoice
 from system.cpu import cpu_features
+from system.memory import keep_freed_memory
 
 GOAL_TOP1, GOAL_PROB = 0.99, 0.02
 

@@ -37,9 +37,9 @@ from bench.common import markdown_table, timed
 from datasets.scenes import Placement, Shot, compose
 from datasets.synthetic import GENERATED
 from datasets.video_io import write_video
-from engine.setup import keep_freed_memory
 from inference import frames, persons, recognizer, report, shots, windows
 from inference.model_cache import cached_onnx
+from system.memory import keep_freed_memory
 
 FPS, HEIGHT, WIDTH, FACE_TILE = 25, 480, 854, 240
 LAYOUTS = {  # persons on screen -> tile positions (the face fills about 0.8 of its tile)

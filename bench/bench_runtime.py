@@ -33,10 +33,10 @@ from bench.common import markdown_table
 from datasets.transforms import normalize
 from datasets.video_dataset import FinetuneDataset
 from engine.export import export_config
-from engine.setup import keep_freed_memory
 from models.checkpoint import classifier_from_checkpoint
 from models.export_config import write_config
 from models.onnx_export import OnnxClassifier, export_onnx, quantize_int8
+from system.memory import keep_freed_memory
 
 
 def load_clips(data, count, num_classes, num_frames, sampling_rate, input_size):

@@ -2,7 +2,7 @@
 # A fine-tuned base LGI-Former (16 blocks, 16 x 160 x 160) on the generated set, to measure what each inference
 # precision does to a model that really learned (bench.bench_precision, docs/deployment.md). A short MAE-DFER
 # pretraining on the unlabelled pool, then fine-tuning on fold 1 (840 clips), both in bf16 autocast where the CPU
-# has bf16 instructions (fp32 elsewhere: pass AMP=none). About an hour on a 2-core CPU with AMX.
+# has bf16 instructions (fp32 elsewhere: pass AMP=none). About 1.5 hours on a 2-core CPU with AMX (its cores shared with other jobs).
 #   bash bench/make_base_model.sh     -> saved/model/base_synthetic/finetune/checkpoint-best.pth
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -11,7 +11,7 @@ DATA=${DATA:-saved/data/synthetic160}
 OUT=${OUT:-saved/model/base_synthetic}
 AMP=${AMP:-bf16}
 PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-1}
-FINETUNE_EPOCHS=${FINETUNE_EPOCHS:-4}
+FINETUNE_EPOCHS=${FINETUNE_EPOCHS:-2}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
 $PY -m datasets.synthetic --out "$DATA" --size 160 --num_clips 1400 --num_pretrain 1200 --seed 0 --reuse

@@ -8,7 +8,7 @@ Seed s uses fold split0{s+1} (train 3/5, val 1/5, test 1/5 of the clips) and, fo
 initialisation drawn with torch.manual_seed(s) for the checkpoint's own model configuration; the pretrained
 encoder is the same in every seed, so its spread is the folds'. Features come from extract_features (test
 pipeline: 2 temporal views x 1 crop, sampling rate from the checkpoint, the quick start's 4), probes from
-engine.probe (linear: standardised logistic regression, C on val UAR; knn: cosine, k on val UAR), both feature
+inspection.probe (linear: standardised logistic regression, C on val UAR; knn: cosine, k on val UAR), both feature
 variants (pooled; temporal = pooled + late-minus-early local tokens). Writes <out>/probe_quickstart.{md,json}
 (mean +- std over seeds of the test UAR, WAR and macro F1) and every run's metrics.json under <out>/probes/.
 Features are kept under <out>/features/ and reused when the same command runs again; pass a new --out after
@@ -25,8 +25,8 @@ import torch
 
 from datasets.specs import get_spec
 from engine.checkpoint import save_checkpoint
-from engine.features import FeatureError, FeatureSettings, extract_features
-from engine.probe import probe_folds
+from inspection.features import FeatureError, FeatureSettings, extract_features
+from inspection.probe import probe_folds
 from models import create_model, read_checkpoint
 from models.pretrained import encoder_from_checkpoint
 

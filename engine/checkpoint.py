@@ -1,26 +1,27 @@
-"""The one checkpoint writer, and auto-resume.
+"""Training checkpoints: the one writer, a TrainState (engine.train) saved and restored whole, and auto-resume.
+(models/checkpoint.py reads any checkpoint into a model; inference/checkpoints.py picks the demo's default model.)
 
 Files keep the upstream layout ({'model', 'optimizer', 'epoch', 'scaler', 'args'}, plus 'model_ema')
 and add 'model_config' so a model can be rebuilt from its file alone; fine-tuning adds 'best' (the best
-validation score so far and its epoch), which a resumed run restores. Writes are atomic: a temporary
-file in the same folder, flushed to disk, then renamed over the target, so an interrupted save never
-leaves a broken checkpoint behind. With --save_every_steps, checkpoint-step.pth is written inside an epoch: its
-'epoch' is the last finished one and 'progress' says how far the next got (engine.train.EpochProgress); auto-resume
-takes it when it is newer than every checkpoint-N.pth.
+validation score so far and its epoch), which a resumed run restores. Writes are atomic
+(system.files.write_atomic): a temporary file in the same folder, flushed to disk, then renamed over the target,
+so an interrupted save never leaves a broken checkpoint behind. With --save_every_steps, checkpoint-step.pth is
+written inside an epoch: its 'epoch' is the last finished one and 'progress' says how far the next got
+(engine.train.EpochProgress); auto-resume takes it when it is newer than every checkpoint-N.pth.
 """
 
 import errno
-import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
 from models import CheckpointError, read_checkpoint
+from system.files import leftovers, remove, write_atomic
 
 from .distributed import is_main_process, unwrap
+from .train import EpochProgress
 
 
 def save_checkpoint(path, model, epoch, optimizer=None, scaler=None, args=None, model_ema=None, extra=None):
@@ -45,19 +46,18 @@ def save_checkpoint(path, model, epoch, optimizer=None, scaler=None, args=None, 
 
 
 def atomic_save(obj, path):
-    """torch.save through a temporary file renamed over `path`; a full disk is a one-line CheckpointError naming
-    the file, the bytes it needs and the space left (the files already written stay as they were)."""
+    """torch.save through system.files.write_atomic; a full disk is a one-line CheckpointError naming the file,
+    the bytes it needs and the space left (the files already written stay as they were)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
             torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+
+    try:
+        write_atomic(path, write)
     except (OSError, RuntimeError) as err:
-        Path(tmp).unlink(missing_ok=True)
         needed, free = tensor_bytes(obj), shutil.disk_usage(path.parent).free
         if getattr(err, "errno", None) == errno.ENOSPC or free < needed:
             raise CheckpointError(
@@ -65,9 +65,6 @@ def atomic_save(obj, path):
                 f"{free:,} are free on its disk; the checkpoints already written are intact and a rerun resumes "
                 "from the newest one"
             ) from None
-        raise
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -102,25 +99,31 @@ def latest_valid_checkpoint(output_dir):
     return None, None
 
 
-def restore(checkpoint, model, optimizer=None, scaler=None, model_ema=None):
-    """Load a training checkpoint into its objects; returns the epoch to start from."""
-    unwrap(model).load_state_dict(checkpoint["model"])
-    if optimizer is not None and checkpoint.get("optimizer"):
-        optimizer.load_state_dict(checkpoint["optimizer"])
-    if scaler is not None and checkpoint.get("scaler"):
-        scaler.load_state_dict(checkpoint["scaler"])
-    if model_ema is not None and "model_ema" in checkpoint:
-        unwrap(model_ema).load_state_dict(checkpoint["model_ema"])
+def restore(checkpoint, state):
+    """Load a training checkpoint into its TrainState (engine.train); returns the epoch to start from."""
+    unwrap(state.model).load_state_dict(checkpoint["model"])
+    if state.optimizer is not None and checkpoint.get("optimizer"):
+        state.optimizer.load_state_dict(checkpoint["optimizer"])
+    if state.scaler is not None and checkpoint.get("scaler"):
+        state.scaler.load_state_dict(checkpoint["scaler"])
+    if state.model_ema is not None and "model_ema" in checkpoint:
+        unwrap(state.model_ema).load_state_dict(checkpoint["model_ema"])
+    state.best = checkpoint.get("best", state.best)
+    state.progress = EpochProgress(**checkpoint["progress"]) if "progress" in checkpoint else None
     epoch = checkpoint.get("epoch")
     return epoch + 1 if isinstance(epoch, int) else 0
 
 
-def save_epoch_checkpoint(output_dir, epoch, keep_every, model, optimizer, scaler, args, model_ema=None, extra=None):
+def save_state(path, state, epoch, extra=None):
+    """A TrainState as a checkpoint (rank 0), with its best score when it keeps one."""
+    extra = {**({"best": state.best} if state.best is not None else {}), **(extra or {})}
+    return save_checkpoint(path, state.model, epoch, state.optimizer, state.scaler, state.args, state.model_ema, extra)
+
+
+def save_epoch_checkpoint(output_dir, epoch, keep_every, state):
     """checkpoint-{epoch}.pth after every epoch, so a crash loses at most one epoch; older files are
     removed once the new one is safely on disk, except every `keep_every`-th (upstream's save_ckpt_freq)."""
-    path = save_checkpoint(
-        Path(output_dir) / f"checkpoint-{epoch}.pth", model, epoch, optimizer, scaler, args, model_ema, extra
-    )
+    path = save_state(Path(output_dir) / f"checkpoint-{epoch}.pth", state, epoch)
     if is_main_process():
         for old in numbered_checkpoints(output_dir)[1:]:
             number = int(old.stem.split("-")[1])
@@ -133,11 +136,10 @@ def save_epoch_checkpoint(output_dir, epoch, keep_every, model, optimizer, scale
 STEP_CHECKPOINT = "checkpoint-step.pth"
 
 
-def save_step_checkpoint(output_dir, progress, model, optimizer, scaler, args, model_ema=None, extra=None):
+def save_step_checkpoint(output_dir, state, progress):
     """checkpoint-step.pth in the middle of epoch progress.epoch (an engine.train.EpochProgress)."""
-    extra = {**(extra or {}), "progress": vars(progress)}
     path = Path(output_dir) / STEP_CHECKPOINT
-    return save_checkpoint(path, model, progress.epoch - 1, optimizer, scaler, args, model_ema, extra)
+    return save_state(path, state, progress.epoch - 1, {"progress": vars(progress)})
 
 
 def newest_step_checkpoint(output_dir, checkpoint):
@@ -159,13 +161,14 @@ def newest_step_checkpoint(output_dir, checkpoint):
 def remove_partial_saves(output_dir):
     """Delete the temporary files of saves a killed process left unfinished (rank 0)."""
     if is_main_process():
-        for tmp in Path(output_dir).glob(".checkpoint-*.pth.*.tmp"):
-            tmp.unlink(missing_ok=True)
+        for tmp in leftovers(output_dir, "checkpoint-*.pth"):
+            remove(tmp)
 
 
-def resume_training(resume, output_dir, auto_resume, model, optimizer, scaler, model_ema=None):
-    """Load `resume`, or with auto_resume the newest readable checkpoint-N.pth of output_dir.
-    Returns (epoch to start from, the checkpoint's other entries (epoch, args, extras) or None)."""
+def resume_training(resume, output_dir, auto_resume, state):
+    """Load `resume`, or with auto_resume the newest readable checkpoint-N.pth (or a newer checkpoint-step.pth) of
+    output_dir, into `state`. Returns (epoch to start from, the checkpoint's other entries (epoch, args, extras) or
+    None)."""
     if output_dir:
         remove_partial_saves(output_dir)
     path, checkpoint = None, None
@@ -178,7 +181,7 @@ def resume_training(resume, output_dir, auto_resume, model, optimizer, scaler, m
             path, checkpoint = step_path, step
     if checkpoint is None:
         return 0, None
-    start = restore(checkpoint, model, optimizer, scaler, model_ema)
+    start = restore(checkpoint, state)
     within = f" after its batch {checkpoint['progress']['batches']}" if "progress" in checkpoint else ""
     print(f"resumed from {path}, next epoch {start}{within}")
     return start, {k: v for k, v in checkpoint.items() if k not in ("model", "optimizer", "scaler", "model_ema")}

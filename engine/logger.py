@@ -1,11 +1,12 @@
 """Run logging on rank 0: tensorboardX scalars, one JSON line per epoch in log.txt, tqdm bars on a terminal."""
 
 import json
-import os
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
+
+from system.files import write_atomic
 
 from .distributed import is_main_process
 
@@ -47,9 +48,7 @@ class RunLogger:
                 continue
             if isinstance(logged, int) and logged < epoch:
                 kept.append(line + "\n")
-        tmp = path.with_name(".log.txt.tmp")
-        tmp.write_text("".join(kept))
-        os.replace(tmp, path)
+        write_atomic(path, lambda tmp: tmp.write_text("".join(kept)))
 
     def progress(self, iterable, desc, total=None):
         """A tqdm bar on an interactive terminal of rank 0, else the plain iterable."""

@@ -1,14 +1,16 @@
 """One training epoch, shared by pretraining and fine-tuning.
 
-The entry script supplies `compute_loss(model, batch) -> (loss, {name: 0-dim tensor})`; this loop owns the
-schedules, mixed precision, gradient accumulation, clipping, EMA and the non-finite-loss stop.
+The entry script supplies `compute_loss(model, batch) -> (loss, {name: 0-dim tensor})`; this loop steps a
+`TrainState` (what a checkpoint holds: model, optimizer, scaler, EMA, ...) and owns the schedules, mixed
+precision, gradient accumulation, clipping, EMA and the non-finite-loss stop.
 The loop makes the host wait for the device once per optimizer update: the non-finite check and the logged
 values are read together, after the backward pass and before the weights change.
 Main-process randomness (dropout, drop path, mixup) is reseeded before every batch from (seed, epoch, batch, rank),
-so a run resumed in the middle of an epoch from an `EpochProgress` (a mid-epoch checkpoint, written through
+so a run resumed in the middle of an epoch from `state.progress` (a mid-epoch checkpoint, written through
 `save_progress` every `save_every_steps` optimizer steps) continues exactly as the uninterrupted run.
 """
 
+import argparse
 import contextlib
 import time
 from dataclasses import dataclass, field
@@ -46,6 +48,19 @@ class EpochProgress:
     count: int = 0
 
 
+@dataclass
+class TrainState:
+    """What a training checkpoint holds (engine.checkpoint writes and restores it whole)."""
+
+    model: torch.nn.Module  # unwrapped: its state-dict keys are the checkpoint's
+    optimizer: torch.optim.Optimizer | None = None
+    scaler: torch.amp.GradScaler | None = None
+    model_ema: torch.nn.Module | None = None
+    args: argparse.Namespace | None = None
+    best: dict | None = None  # fine-tuning: {"epoch", "score"} of checkpoint-best.pth
+    progress: EpochProgress | None = None  # how far the epoch to resume got
+
+
 def batch_seed(seed, epoch, batch):
     return int(np.random.SeedSequence([seed, epoch, batch, rank()]).generate_state(1)[0])
 
@@ -56,16 +71,15 @@ def autocast(device, amp_dtype):
     return torch.autocast(device_type=device.type, dtype=amp_dtype)
 
 
-def train_one_epoch(
-    model, loader, optimizer, scaler, schedules, epoch, compute_loss, settings, logger, model_ema=None, progress=None,
-    save_progress=None,
-):  # fmt: skip
-    """Train for one epoch; `schedules` = (lr per step, weight decay per step). Returns epoch means. `progress`
-    resumes the epoch after its first progress.batches batches (the loader skips them, engine.data.start_epoch);
-    `save_progress(EpochProgress)` writes a mid-epoch checkpoint every settings.save_every_steps steps."""
+def train_one_epoch(model, loader, state, schedules, epoch, compute_loss, settings, logger, save_progress=None):
+    """Train `model` (state.model, or its DDP wrapper) for one epoch; `schedules` = (lr per step, weight decay per
+    step). Returns epoch means. state.progress resumes the epoch after its first progress.batches batches (the
+    loader skips them, engine.data.start_epoch); `save_progress(EpochProgress)` writes a mid-epoch checkpoint every
+    settings.save_every_steps steps."""
     model.train()
+    optimizer, scaler, model_ema = state.optimizer, state.scaler, state.model_ema
     lr_schedule, wd_schedule = schedules
-    progress = progress or EpochProgress(epoch)
+    progress = state.progress or EpochProgress(epoch)
     steps_per_epoch = (progress.batches + len(loader)) // settings.update_freq
     totals, count, start = dict(progress.totals), progress.count, time.time()
     totals = {name: value.to(settings.device) for name, value in totals.items()}

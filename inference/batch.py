@@ -17,7 +17,6 @@ processes:
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import pandas as pd
 
 from inference.report import BOX
 from preprocess.common import VIDEO_EXTS
+from system.files import write_atomic
 
 TABLES = ("windows", "persons", "videos")
 
@@ -89,7 +89,7 @@ def frames_with_a_face(result):
 
 def write_record(folder, record):
     """Atomically: a record is either whole or absent."""
-    _atomic(folder / record_name(record["video"]), lambda tmp: tmp.write_text(json.dumps(record)))
+    write_atomic(folder / record_name(record["video"]), lambda tmp: tmp.write_text(json.dumps(record)))
 
 
 def read_records(folder, videos):
@@ -138,15 +138,9 @@ def merge(output, records, csv=False):
     """Write the tables and failures.csv atomically; returns the tables."""
     frames = tables(records)
     for name, frame in frames.items():
-        _atomic(output / f"{name}.parquet", lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
+        write_atomic(output / f"{name}.parquet", lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
         if csv:
-            _atomic(output / f"{name}.csv", lambda tmp, frame=frame: frame.to_csv(tmp, index=False))
+            write_atomic(output / f"{name}.csv", lambda tmp, frame=frame: frame.to_csv(tmp, index=False))
     failed = frames["videos"].loc[frames["videos"]["status"] == "failed", ["video", "error"]]
-    _atomic(output / "failures.csv", lambda tmp: failed.to_csv(tmp, index=False))
+    write_atomic(output / "failures.csv", lambda tmp: failed.to_csv(tmp, index=False))
     return frames
-
-
-def _atomic(path, write):
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)

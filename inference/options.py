@@ -2,11 +2,11 @@
 
 import torch
 
-from engine.setup import keep_freed_memory
 from inference.checkpoints import CHECKPOINT_FOLDER, QUICKSTART_CHECKPOINT
 from inference.model_cache import cache_folder
 from inference.precision import PRECISIONS
 from inference.recognizer import FACES, Recognizer
+from system.memory import keep_freed_memory
 
 
 def add_recognizer_arguments(parser, per_video=True):

@@ -32,7 +32,6 @@ import torch
 from datasets.labels import get_label_map
 from datasets.specs import get_spec
 from datasets.transforms import normalize
-from engine.setup import release_freed_memory
 from inference.backends import load_classifier
 from inference.checkpoints import FACE_MARGIN, default_checkpoint, face_margin, generated_set_warning
 from inference.frames import FrameSource
@@ -42,6 +41,7 @@ from inference.report import AnnotatedVideo, overall_prediction, window_rows
 from inference.windows import StreamStats, Window, frame_timeline, run_windows, sampled_frames
 from preprocess.face_detect import build_detector
 from preprocess.face_track import FaceTrack, whole_frame_track
+from system.memory import release_freed_memory
 
 FACES = ("all", "main")
 RELEASE_EVERY_FRAMES = 1024  # first-pass frames between hand-backs of freed memory (the second pass: every batch)

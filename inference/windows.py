@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from datasets.transforms import clip_tensor
-from engine.setup import release_freed_memory
 from preprocess.face_crop import crop_faces
+from system.memory import release_freed_memory
 
 
 @dataclass

@@ -10,7 +10,9 @@ shards are the same bytes however often the packing was interrupted and whatever
 index.json, written once every part is done, lists the chunks in part order. Every frame of a clip is kept (every
 frame offset a sampler draws stays available), cut to VoxCeleb2's face square (--voxceleb2_crop) and/or resized
 (--short_side); docs/data_pipeline.md says what this changes. A clip that cannot be read is logged, left out and
-counted (<out>/unreadable.txt).
+counted (<out>/unreadable.txt). One pack at a time writes a folder: a second one into a folder a live pack holds is
+refused, naming the holder (system.lock); the packing workers end with the packing process, so a pack whose parent
+alone was killed (an out-of-memory kill) leaves nothing writing, and its rerun finishes.
 """
 
 import argparse
@@ -30,6 +32,8 @@ from datasets.annotations import AnnotationError, read_annotations
 from datasets.shards import INDEX_FILE, encode_frames
 from datasets.transforms import resize_short_side
 from datasets.video_io import VideoReadError, stream_frames
+from system.files import leftovers, remove, write_atomic
+from system.lock import FolderHeldError, die_with_parent, hold_folder
 
 RECIPE_FILE = "pack.json"
 UNREADABLE_FILE = "unreadable.txt"
@@ -96,9 +100,7 @@ def pack_part(job):
 
 
 def write_json_atomic(path, obj):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, sort_keys=True))
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(obj, sort_keys=True)))
 
 
 def check_recipe(out, recipe):
@@ -136,8 +138,16 @@ def pack(args):
               "clips_per_part": args.clips_per_part, **options}  # fmt: skip
     out = Path(args.out)
     (out / "parts").mkdir(parents=True, exist_ok=True)
+    with hold_folder(out):
+        return pack_parts(out, recipe, clips, options, args.workers)
+
+
+def pack_parts(out, recipe, clips, options, workers):
+    """Pack the parts not marked done, in `workers` processes that die with this one, then merge."""
     check_recipe(out, recipe)
-    step = args.clips_per_part
+    for tmp in leftovers(out) + leftovers(out / "parts"):  # writes a killed pack left unfinished
+        remove(tmp)
+    step = recipe["clips_per_part"]
     num_parts = (len(clips) + step - 1) // step
     jobs = [
         (out, part, part * step, clips[part * step : (part + 1) * step], options)
@@ -145,8 +155,9 @@ def pack(args):
         if not (out / "parts" / f"{part:05d}.json").exists()
     ]
     print(f"packing {len(clips)} clips in {num_parts} parts ({num_parts - len(jobs)} done before) into {out}")
-    workers = min(args.workers, len(jobs))
-    with ProcessPoolExecutor(workers) if workers > 1 else contextlib.nullcontext() as pool:
+    workers = min(workers, len(jobs))
+    pool = ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) if workers > 1 else None
+    with pool or contextlib.nullcontext():
         for part, written, failed in (pool.map if pool else map)(pack_part, jobs):
             print(f"part {part}: {written} clips, {failed} unreadable", flush=True)
     packed, failed = merge(out, num_parts)
@@ -158,6 +169,6 @@ if __name__ == "__main__":
     arguments = get_args()
     try:
         pack(arguments)
-    except (AnnotationError, ValueError) as err:
+    except (AnnotationError, FolderHeldError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)

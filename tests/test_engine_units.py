@@ -13,8 +13,8 @@ from engine.evaluate import per_video
 from engine.logger import RunLogger
 from engine.metrics import classification_metrics
 from engine.optim import cosine_schedule, param_groups
-from engine.setup import compile_in_place
-from engine.train import NonFiniteLossError, StepSettings, train_one_epoch
+from engine.run import compile_in_place
+from engine.train import NonFiniteLossError, StepSettings, TrainState, train_one_epoch
 from models import CheckpointError, create_model, read_checkpoint
 
 
@@ -64,7 +64,7 @@ def test_pretraining_decays_region_tokens_like_upstream_unless_fixed():
 
 def test_interrupted_save_leaves_the_previous_checkpoint_loadable(tmp_path, monkeypatch):
     model = create_model("lgi_former_tiny_patch16_160")
-    save_epoch_checkpoint(tmp_path, 0, 100, model, None, None, None)
+    save_epoch_checkpoint(tmp_path, 0, 100, TrainState(model))
 
     def crash(obj, f, *args, **kwargs):
         f.write(b"partial")
@@ -72,7 +72,7 @@ def test_interrupted_save_leaves_the_previous_checkpoint_loadable(tmp_path, monk
 
     monkeypatch.setattr(torch, "save", crash)
     with pytest.raises(KeyboardInterrupt):
-        save_epoch_checkpoint(tmp_path, 1, 100, model, None, None, None)
+        save_epoch_checkpoint(tmp_path, 1, 100, TrainState(model))
     monkeypatch.undo()
     assert sorted(os.listdir(tmp_path)) == ["checkpoint-0.pth"]
     path, checkpoint = latest_valid_checkpoint(tmp_path)
@@ -90,7 +90,7 @@ def test_resume_skips_a_corrupt_newest_checkpoint(tmp_path, capsys):
 def test_old_checkpoints_are_pruned_except_every_nth(tmp_path):
     model = create_model("lgi_former_tiny_patch16_160", depth=1)
     for epoch in range(5):
-        save_epoch_checkpoint(tmp_path, epoch, 2, model, None, None, None)
+        save_epoch_checkpoint(tmp_path, epoch, 2, TrainState(model))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-1.pth", "checkpoint-3.pth", "checkpoint-4.pth"]
 
 
@@ -177,10 +177,8 @@ def test_a_non_finite_loss_stops_training_before_the_weights_change(update_freq)
 
     settings = StepSettings(torch.device("cpu"), update_freq=update_freq)
     with pytest.raises(NonFiniteLossError, match="loss is not finite .* at epoch 0, step 2"):
-        train_one_epoch(
-            model, batches, optimizer, scaler, ([0.1] * 4, [0.0] * 4), 0, compute_loss, settings,
-            RunLogger(None),
-        )  # fmt: skip
+        state = TrainState(model, optimizer, scaler)
+        train_one_epoch(model, batches, state, ([0.1] * 4, [0.0] * 4), 0, compute_loss, settings, RunLogger(None))
     before_bad_update = seen[2 * update_freq]
     assert not torch.equal(before_bad_update[0], seen[0][0])  # two updates happened
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before_bad_update, strict=True))

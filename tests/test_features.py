@@ -1,4 +1,4 @@
-"""extract_features.py / engine.features: what the features are, identical reruns, kill and resume, torchrun,
+"""extract_features.py / inspection.features: what the features are, identical reruns, kill and resume, torchrun,
 upstream checkpoints, unreadable videos and bad inputs."""
 
 import csv
@@ -24,7 +24,7 @@ from datasets.transforms import normalize
 from datasets.video_dataset import DataLoadError, FinetuneDataset
 from engine.data import build_loader
 from engine.evaluate import evaluate
-from engine.features import FeatureError, FeatureSettings, extract_features, load_features
+from inspection.features import FeatureError, FeatureSettings, extract_features, load_features
 from models.pretrained import encoder_from_checkpoint
 
 SETTINGS = FeatureSettings(test_num_segment=2, test_num_crop=1, batch_size=3, shard_size=1)
@@ -33,7 +33,7 @@ FLAGS = ["--device", "cpu", "--num_workers", "0", "--pin_mem", "false", "--test_
 # Runs extract_features.py and kills itself (SIGKILL) right after its second shard is on disk.
 KILLED_AFTER_TWO_SHARDS = """
 import os, runpy, signal, sys
-import engine.features as features
+import inspection.features as features
 written, write = [], features._write_shard
 def write_then_die(folder, index, arrays):
     write(folder, index, arrays)
@@ -117,8 +117,8 @@ def test_twice_after_a_kill_and_under_torchrun_the_features_are_identical(files,
     with pytest.raises(FeatureError, match="did not finish"):
         load_features(killed)
     kept = {p.name: p.stat().st_mtime_ns for p in killed.glob("shard_*/*.npy")}
-    (killed / ".shard_00002.tmp-12345").mkdir()  # a shard the kill cut short
-    (killed / ".shard_00002.tmp-12345" / "region.npy").write_bytes(b"partial")
+    (killed / ".shard_00002.12345.tmp").mkdir()  # a shard the kill cut short
+    (killed / ".shard_00002.12345.tmp" / "region.npy").write_bytes(b"partial")
     out = run_script("extract_features.py", *args, "--output_dir", killed).stdout
     assert "features of 4 of 4 videos in 4 shards" in out
     assert {p.name: p.stat().st_mtime_ns for p in killed.glob("shard_0000[01]/*.npy")} == kept  # finished: kept

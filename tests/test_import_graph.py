@@ -10,7 +10,7 @@ from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("models", "engine", "datasets", "preprocess", "bench", "inference", "scripts")
+PACKAGES = ("models", "engine", "datasets", "preprocess", "bench", "inference", "inspection", "system", "scripts")
 
 
 def module_files(root):
@@ -84,6 +84,20 @@ def test_no_import_cycles():
     assert "models.checkpoint" in graph and "models" in graph
     problems = cycles(graph)
     assert not problems, "import cycles:\n" + "\n".join(problems)
+
+
+def test_the_recognizer_and_the_bottom_stand_apart_from_training():
+    """inference/ reaches no engine/ training module, directly or through others (engine.export, which builds the
+    int8 model of `--precision int8`, reaches none either); system/ imports nothing of the repository; nothing in
+    engine/ imports inspection/."""
+    graph = import_graph(ROOT)
+    engine = sorted(m for m in graph if m.split(".")[0] == "engine")
+    training = [m for m in engine if m != "engine.export"]
+    users = [m for m in graph if m.split(".")[0] == "inference" or m == "engine.export"]
+    chains = [_path(graph, m, e) for m in users for e in training]
+    assert not [" -> ".join(c) for c in chains if c]
+    assert not set().union(*(graph[m] for m in graph if m.split(".")[0] == "system"))
+    assert not [m for m in engine if any(i.split(".")[0] == "inspection" for i in graph[m])]
 
 
 def test_finds_cycles_through_relative_and_submodule_imports(tmp_path):

@@ -1,4 +1,4 @@
-"""Linear probe and k-NN (engine.probe, run_probe.py), the pretraining's own probe, and the quick-start bench."""
+"""Linear probe and k-NN (inspection.probe, run_probe.py), the pretraining's own probe, and the quick-start bench."""
 
 import json
 
@@ -17,8 +17,8 @@ from inspect_helpers import (
 import run_pretraining
 import run_probe
 from engine.aggregate import fold_table
-from engine.features import FeatureSettings, extract_features
-from engine.probe import ProbeError, feature_matrix, probe_split
+from inspection.features import FeatureSettings, extract_features
+from inspection.probe import ProbeError, feature_matrix, probe_split
 
 SETTINGS = FeatureSettings(test_num_segment=2, test_num_crop=1, batch_size=4)
 

@@ -154,8 +154,8 @@ def test_the_reference_run_keeps_a_best_checkpoint_other_than_the_last(uninterru
     assert (reference / "test_best" / "pred.csv").read_text() != (reference / "test_last" / "pred.csv").read_text()
 
 
-PRETRAIN_KILLS = {  # an epoch ends: its log.txt line, checkpoint-N.pth, "epoch N: ..." printed
-    "during an epoch": [("epoch 0:", None, 0.1)],
+PRETRAIN_KILLS = {  # an epoch ends: "epoch N: ..." printed, its log.txt line, checkpoint-N.pth (engine.run.fit)
+    "during an epoch": [("epoch 0:", "checkpoint-0.pth", 0.1)],
     "twice: in the first epoch, then writing the second checkpoint": [
         ("pretraining ", None, 0.2),
         ("epoch 0:", "*checkpoint-1.pth*", 0.0),

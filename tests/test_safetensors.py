@@ -11,6 +11,7 @@ import torch
 
 from engine.checkpoint import resume_training, save_checkpoint
 from engine.export import export
+from engine.train import TrainState
 from models import CheckpointError, create_model, from_upstream_config, load_weights, read_checkpoint
 from models.checkpoint import classifier_from_checkpoint
 
@@ -142,7 +143,7 @@ def test_resume_and_finetune_take_a_safetensors_file(tmp_path):
     source = tiny_checkpoint(tmp_path / "c.pth")
     path = export(tmp_path / "c.pth", tmp_path / "model.safetensors")
     model = create_model(TINY, num_classes=7)
-    start, _ = resume_training(str(path), None, False, model, None, None)
+    start, _ = resume_training(str(path), None, False, TrainState(model))
     assert start == 5
     assert all(torch.equal(v, source.state_dict()[k]) for k, v in model.state_dict().items())
     other = create_model(TINY, num_classes=3)

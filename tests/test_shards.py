@@ -5,7 +5,11 @@ the uninterrupted run's weights, and so does fine-tuning from shards; --num_samp
 on both paths."""
 
 import json
+import signal
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +18,7 @@ import torch
 from inspect_helpers import free_port
 from test_resume import (
     COMMON,
+    ENV,
     FINETUNE,
     PRETRAIN,
     ROOT,
@@ -57,6 +62,52 @@ def test_packing_killed_and_rerun_writes_the_same_bytes(data, shards, tmp_path):
     out = run(cmd)
     assert "(2 done before)" in out
     assert files(tmp_path / "shards") == files(shards)
+
+
+def children(pid):
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+
+
+def running(pid):
+    """False once the process has ended (a zombie included)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_for(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return condition()
+
+
+def test_a_held_folder_refuses_a_second_pack_and_a_pack_killed_alone_takes_its_workers(data, shards, tmp_path):
+    """A second pack into a folder a live pack holds exits 1 with one line naming the holder. The packing process
+    killed alone (as an out-of-memory kill does) takes its workers with it, and a rerun writes the same bytes as an
+    uninterrupted pack."""
+    out = tmp_path / "shards"
+    cmd = [*PACK, "--data_path", str(data / "pretrain.csv"), "--workers", "2", "--out", str(out)]
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        first = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        assert first.stdout.readline().startswith("packing ")
+        first.send_signal(signal.SIGSTOP)  # alive and holding the folder
+        second = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True)
+        first.send_signal(signal.SIGCONT)
+        assert wait_for(lambda: len(children(first.pid)) >= 2 and list(out.glob(".part-*")))  # workers packing
+        workers = children(first.pid)
+        first.send_signal(signal.SIGKILL)
+        assert first.wait() == -signal.SIGKILL
+        first.stdout.close()
+    holder = f"process {first.pid} on {socket.gethostname()} (pack_shards.py)"
+    assert second.returncode == 1
+    refusal = f"error: {out} is being written by {holder}; wait for it to end, or pick another folder"
+    assert second.stderr.splitlines() == [refusal]
+    assert wait_for(lambda: not any(running(w) for w in workers), timeout=10), "the workers outlived their parent"
+    assert not (out / "index.json").exists()
+    run(cmd)
+    assert files(out) == files(shards)
 
 
 def test_an_unreadable_clip_is_logged_counted_and_left_out(data, tmp_path):

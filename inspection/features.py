@@ -24,8 +24,6 @@ across ranks and gathered, for probing during pretraining.
 import csv
 import hashlib
 import json
-import os
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,12 +33,12 @@ from torch.utils.data import DataLoader
 
 from datasets.transforms import normalize
 from datasets.video_dataset import DataLoadError, FinetuneDataset
+from engine.data import LeaveOutUnreadable, build_loader, collate_eval
+from engine.distributed import all_gather_tensor, barrier, is_main_process, rank, world_size
+from engine.evaluate import readable_batches
+from engine.train import autocast
 from models.pretrained import Encoder, encoder_from_checkpoint
-
-from .data import LeaveOutUnreadable, build_loader, collate_eval
-from .distributed import all_gather_tensor, barrier, is_main_process, rank, world_size
-from .evaluate import readable_batches
-from .train import autocast
+from system.files import leftovers, remove, write_atomic
 
 FEATURE_ARRAYS = ("region", "local", "probs")
 
@@ -180,14 +178,13 @@ def _shard_path(folder, index):
 
 def _write_shard(folder, index, arrays):
     """All arrays of one shard into a temporary folder, then renamed: the shard exists whole or not at all."""
-    tmp = Path(folder) / f".shard_{index:05d}.tmp-{os.getpid()}"
-    tmp.mkdir()
-    for name, array in arrays.items():
-        with open(tmp / f"{name}.npy", "wb") as f:
-            np.save(f, np.ascontiguousarray(array), allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, _shard_path(folder, index))
+
+    def write(tmp):
+        tmp.mkdir()
+        for name, array in arrays.items():
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+
+    write_atomic(_shard_path(folder, index), write)
 
 
 def _start_folder(folder, settings_record):
@@ -204,8 +201,8 @@ def _start_folder(folder, settings_record):
     else:
         folder.mkdir(parents=True, exist_ok=True)
         meta_path.write_text(json.dumps({"settings": settings_record, "complete": False}, indent=1))
-    for leftover in folder.glob(".shard_*.tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in leftovers(folder, "shard_*"):
+        remove(leftover)
 
 
 def _compute_shard(encoder, dataset, videos, settings, device, amp_dtype, logger, index):
@@ -243,12 +240,14 @@ def _write_index(folder, dataset, num_shards):
             sample = dataset.samples[video]
             rows.append([len(rows), shard, offset, video, sample.path, sample.label, count])
         unreadable += [dataset.samples[v].path for v in np.load(path / "unreadable.npy").tolist()]
-    tmp = folder / ".index.csv.tmp"
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["row", "shard", "offset", "video", "path", "label", "num_views"])
-        writer.writerows(rows)
-    os.replace(tmp, folder / "index.csv")
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["row", "shard", "offset", "video", "path", "label", "num_views"])
+            writer.writerows(rows)
+
+    write_atomic(folder / "index.csv", write)
     return len(rows), unreadable
 
 

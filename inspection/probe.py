@@ -1,4 +1,4 @@
-"""Linear probe and k-NN on frozen per-video features (engine/features.py), reported as fine-tuning reports.
+"""Linear probe and k-NN on frozen per-video features (inspection/features.py), reported as fine-tuning reports.
 
 Contract: a probe gets (train, val, test) feature dicts (`load_features` or `features_in_memory`), fits on
 train, picks its one hyper-parameter on the validation UAR, and predicts test: `probe_split(...)` returns
@@ -24,12 +24,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
+from engine.distributed import is_main_process, unwrap
+from engine.evaluate import write_test_outputs
+from engine.metrics import classification_metrics
+from inspection.features import FeatureSettings, features_in_memory, load_features, test_dataset
 from models.pretrained import Encoder
-
-from .distributed import is_main_process, unwrap
-from .evaluate import write_test_outputs
-from .features import FeatureSettings, features_in_memory, load_features, test_dataset
-from .metrics import classification_metrics
 
 PROBES = ("linear", "knn", "head")
 VARIANTS = ("pooled", "temporal")
@@ -152,12 +151,14 @@ class PretrainingProbe:
     "probe_<variant>_test_uar": ..} for the epoch's log.txt line, and writes the same to tensorboard as
     probe/<variant>_val_uar, ...; without test.csv the val UAR alone. Other epochs and ranks get {}."""
 
-    def __init__(self, split_folder, every, input_shape, sampling_rate, device, amp_dtype=None, logger=None, **loader):
+    def __init__(self, split_folder, every, input_shape, sampling_rate, run, **loader):
+        """`run`: the training run's device, amp_dtype and logger (engine.run.Run); `loader`: FeatureSettings'
+        batch_size, num_workers, pin_memory."""
         folder = Path(split_folder or "")
         missing = [f"{s}.csv" for s in ("train", "val") if not (folder / f"{s}.csv").is_file()]
         if split_folder is None or missing:
             raise ProbeError(f"--probe_every needs --probe_data: a split folder with train.csv and val.csv ({folder})")
-        self.every, self.device, self.amp_dtype, self.logger = every, device, amp_dtype, logger
+        self.every, self.device, self.amp_dtype, self.logger = every, run.device, run.amp_dtype, run.logger
         self.settings = FeatureSettings(sampling_rate=sampling_rate, test_num_segment=2, test_num_crop=1, **loader)
         splits = [s for s in ("train", "val", "test") if (folder / f"{s}.csv").is_file()]
         self.datasets = {

@@ -19,6 +19,7 @@ import torch
 from datasets.annotations import AnnotationError
 from datasets.specs import get_spec
 from datasets.transforms import build_mixup
+from datasets.val_split import split_train_list
 from datasets.video_dataset import DataLoadError, FinetuneDataset
 from engine import distributed as dist
 from engine.checkpoint import restore, resume_training, save_checkpoint, save_epoch_checkpoint, save_step_checkpoint
@@ -92,6 +93,7 @@ def get_args(argv=None):
     g.add_argument("--data_set", default="DFEW", help="dataset name: DFEW, FERV39k, MAFW, CREMA-D, ...")
     g.add_argument("--data_path", required=True, help="folder holding train.csv, val.csv and test.csv")
     g.add_argument("--data_root", default=None, help="resolve relative clip paths here (default: csv folder)")
+    g.add_argument("--val_split", type=float, default=0.0, help="held out of train.csv to validate on (0: val.csv)")
     g.add_argument("--train_shards", default=None, help="train from shards packed from train.csv (folder or URL)")
     g.add_argument("--nb_classes", type=int, default=None, help="default: the dataset's class count")
     g.add_argument("--num_frames", type=int, default=16)
@@ -156,12 +158,17 @@ def build_datasets(args, spec, num_classes):
         found = f"holds no {' or '.join(missing)}" if folder.is_dir() else "is not a folder"
         raise ValueError(f"--data_path {folder} {found}: it should hold train.csv, test.csv and optionally val.csv")
     aa = None if args.aa.lower() == "none" else args.aa
-    train = None
+    train, val_source = None, folder / "val.csv"
     if not args.eval:
         augment = dict(aa=aa, reprob=args.reprob, crop_scale=tuple(args.crop_scale))
         source = args.train_shards or folder / "train.csv"
+        if args.val_split:  # checkpoint-best.pth chosen on clips held out of train.csv, not on val.csv (= test.csv)
+            if args.train_shards:
+                raise ValueError("--val_split holds clips of train.csv out; it does not work with --train_shards")
+            source, val_source = split_train_list(source, args.val_split, args.seed, args.data_root, num_classes)
         train = FinetuneDataset(source, "train", **augment, num_sample=args.num_sample, **common)
-    val = FinetuneDataset(folder / "val.csv", "val", **common) if (folder / "val.csv").exists() else None
+    has_val = not isinstance(val_source, Path) or val_source.exists()
+    val = FinetuneDataset(val_source, "val", **common) if has_val else None
     test_views = dict(test_num_segment=args.test_num_segment, test_num_crop=args.test_num_crop)
     test = FinetuneDataset(folder / "test.csv", "test", **test_views, **common)
     return train, val, test

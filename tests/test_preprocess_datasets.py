@@ -110,10 +110,7 @@ def break_dfew(root, how):
         ("extension", r"set_1.csv: 1 of 8 clip folders hold no .jpg frames: Clip/jpg_256/00002 \(.png\)$"),
         ("label", r"set_1.csv: expected '<video number>,<label 1-7>': line 2: '2,9'$"),
         ("header", r"set_1.csv: expected the header 'video_name,label'$"),
-        (
-            "only the 16-frame folder",
-            r"Clip/clip_224x224: not found; found clip_224x224_16f: pass --clips clip_224x224_16f$",
-        ),
+        ("only 16f", r"Clip/clip_224x224: not found; found clip_224x224_16f: pass --clips clip_224x224_16f$"),
     ],
 )
 def test_dfew_refuses_broken_layouts(tmp_path, how, message):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from datasets.specs import get_spec
 from datasets.transforms import build_mixup
+from datasets.val_split import split_train_list
 from datasets.video_dataset import FinetuneDataset
 from engine.checkpoint import resume_training
 from engine.data import build_loader
@@ -56,6 +57,7 @@ def get_args(argv=None):
     g = groups["data"]
     g.add_argument("--data_set", default="DFEW", help="dataset name: DFEW, FERV39k, MAFW, CREMA-D, ...")
     g.add_argument("--data_path", required=True, help="folder holding train.csv, val.csv and test.csv")
+    g.add_argument("--val_split", type=float, default=0.0, help="held out of train.csv to validate on (0: val.csv)")
     g.add_argument("--train_shards", default=None, help="train from shards packed from train.csv (folder or URL)")
     g.add_argument("--nb_classes", type=int, default=None, help="default: the dataset's class count")
     g = groups["run"]
@@ -105,8 +107,15 @@ def build_datasets(args, num_classes):
     )
     aa = None if args.aa.lower() == "none" else args.aa
     augment = dict(aa=aa, reprob=args.reprob, crop_scale=tuple(args.crop_scale), num_sample=args.num_sample)
-    train = None if args.eval else data(args.train_shards or folder / "train.csv", "train", **augment)
-    val = data(folder / "val.csv", "val") if (folder / "val.csv").exists() else None
+    train_source, val_source = args.train_shards or folder / "train.csv", folder / "val.csv"
+    if args.val_split and not args.eval:  # checkpoint-best.pth chosen on clips held out of train.csv, not val.csv
+        if args.train_shards:
+            raise ValueError("--val_split holds clips of train.csv out; it does not work with --train_shards")
+        train_source, val_source = split_train_list(
+            train_source, args.val_split, args.seed, args.data_root, num_classes
+        )
+    train = None if args.eval else data(train_source, "train", **augment)
+    val = data(val_source, "val") if isinstance(val_source, list) or val_source.exists() else None
     test = data(folder / "test.csv", "test", test_num_segment=args.test_num_segment, test_num_crop=args.test_num_crop)
     return train, val, test
 

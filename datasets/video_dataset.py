@@ -7,7 +7,8 @@ test: (video, label, video_index, view_index), one item per view (num_segment te
 spatial crops per video), so predictions average per video.
 With num_sample N > 1 (VideoMAE V2's repeated augmentation, training only) a clip is decoded once and augmented N
 times: every field gains a leading view axis, (N, ...), which engine.data's loader flattens into the batch.
-The source is an annotation file or packed shards (datasets.shards), whichever `annotation_file` names.
+The source is an annotation file or packed shards (datasets.shards), whichever `annotation_file` names, or a
+list of datasets.annotations.Sample (a split carved from a file, datasets.val_split).
 
 In training, a clip that cannot be read (corrupt, truncated, missing, fewer than `min_frames` frames) is
 logged with its path, counted, and replaced by a random other item. When failures exceed `max_fail_fraction`
@@ -78,7 +79,9 @@ class _ClipDataset(Dataset):
     reading, and replacement of unreadable items; subclasses define _load."""
 
     def __init__(self, annotation_file, data_root, num_classes, min_frames, replace_unreadable=True, num_sample=1):
-        if is_shards(annotation_file):
+        if isinstance(annotation_file, list):
+            self.samples = annotation_file
+        elif is_shards(annotation_file):
             self.samples = ShardReader(annotation_file)
         else:
             self.samples = read_annotations(annotation_file, data_root, num_classes)

@@ -2,10 +2,11 @@
 
 Reads EmoLabel_DataSplit/{train,test}(single-labeled)/set_k.csv (video_name,label; labels 1-7 -> 0-6:
 Happy, Sad, Neutral, Angry, Surprise, Disgust, Fear). val.csv is a copy of test.csv, as upstream: DFEW has
-no validation split. --clips picks what the paths point to:
-  jpg_256           Clip/jpg_256/<id:05d>/*.jpg, upstream's name for the official clip_224x224 (default)
-  clip_224x224      Clip/clip_224x224/<id:05d>/*.jpg, all face-aligned frames
-  clip_224x224_16f  Clip/clip_224x224_16f/<id:05d>/*.jpg, 16 time-normalised frames (TIM)
+no validation split. --clips picks what the paths point to (default: clip_224x224, else jpg_256, whichever exists):
+  clip_224x224      Clip/clip_224x224/<id:05d>/*.jpg, all face-aligned frames (the official download)
+  jpg_256           Clip/jpg_256/<id:05d>/*.jpg, upstream's name for the same folder
+  clip_224x224_16f  Clip/clip_224x224_16f/<id:05d>/*.jpg, 16 frames per clip, time-normalised by a temporal
+                    interpolation model (TIM)
   original          Clip/original/<id:05d>.mp4, the raw clips (not face-cropped)
 
   python -m preprocess.dfew --root /data/DFEW --out saved/data/dfew
@@ -20,8 +21,8 @@ LABELS = get_label_map("dfew")
 FOLDS = range(1, 6)
 SPLIT_DIRS = {"train": "train(single-labeled)", "test": "test(single-labeled)"}
 CLIPS = {  # --clips: (folder under Clip/, file suffix: '' for a frame folder)
-    "jpg_256": ("jpg_256", ""),
     "clip_224x224": ("clip_224x224", ""),
+    "jpg_256": ("jpg_256", ""),
     "clip_224x224_16f": ("clip_224x224_16f", ""),
     "original": ("original", ".mp4"),
 }
@@ -50,6 +51,13 @@ def read_split_file(path: Path, root: Path, clip_dir: str, suffix: str) -> list[
     return entries
 
 
+def default_clips(root: Path) -> str:
+    """The official clip_224x224 frames, or upstream's jpg_256 name for them, whichever exists."""
+    return (
+        "jpg_256" if (root / "Clip/jpg_256").is_dir() and not (root / "Clip/clip_224x224").is_dir() else "clip_224x224"
+    )
+
+
 def collect(root: Path, clips: str) -> list[Split]:
     clip_dir, suffix = CLIPS[clips]
     if not (root / "Clip" / clip_dir).is_dir():
@@ -70,10 +78,10 @@ def collect(root: Path, clips: str) -> list[Split]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = dataset_parser(__doc__)
-    parser.add_argument("--clips", choices=CLIPS, default="jpg_256", help="what the paths point to (see above)")
+    parser.add_argument("--clips", choices=CLIPS, default=None, help="what the paths point to (see above)")
     args = parser.parse_args(argv)
     with user_errors("dfew"):
-        run(args, LABELS, ".jpg", lambda: collect(args.root, args.clips))
+        run(args, LABELS, ".jpg", lambda: collect(args.root, args.clips or default_clips(args.root)))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,14 @@ def test_dfew_writes_five_folds_line_by_line(tmp_path, capsys, clips):
     assert f"{'fear':12}{0:16}{1:16}{1:16}" in fold1  # id 6 (code 7) tests in fold 1
 
 
+def test_dfew_finds_the_official_frames_or_upstreams_name_for_them(tmp_path):
+    make_dfew(tmp_path / "official", "clip_224x224")
+    make_dfew(tmp_path / "upstream", "jpg_256")
+    for name, clips in (("official", "clip_224x224"), ("upstream", "jpg_256")):
+        assert run_main(dfew.main, "--root", tmp_path / name, "--out", tmp_path / name / "out") is None
+        assert lines(tmp_path / name / "out/split01/test.csv")[0] == f"Clip/{clips}/00001 1"
+
+
 def test_dfew_accepts_the_readme_spelling_single_labeled(tmp_path):
     make_dfew(tmp_path, split_dir="single_labeled")
     assert run_main(dfew.main, "--root", tmp_path, "--out", tmp_path / "out") is None
@@ -89,8 +97,8 @@ def break_dfew(root, how):
     elif how == "header":
         path = root / "EmoLabel_DataSplit/train(single-labeled)/set_1.csv"
         path.write_text(path.read_text().replace("video_name,label\n", ""))
-    elif how == "official folder name":
-        (root / "Clip/jpg_256").rename(root / "Clip/clip_224x224")
+    elif how == "only 16f":
+        (root / "Clip/jpg_256").rename(root / "Clip/clip_224x224_16f")
 
 
 @pytest.mark.parametrize(
@@ -102,7 +110,7 @@ def break_dfew(root, how):
         ("extension", r"set_1.csv: 1 of 8 clip folders hold no .jpg frames: Clip/jpg_256/00002 \(.png\)$"),
         ("label", r"set_1.csv: expected '<video number>,<label 1-7>': line 2: '2,9'$"),
         ("header", r"set_1.csv: expected the header 'video_name,label'$"),
-        ("official folder name", r"Clip/jpg_256: not found; found clip_224x224: pass --clips clip_224x224$"),
+        ("only 16f", r"Clip/clip_224x224: not found; found clip_224x224_16f: pass --clips clip_224x224_16f$"),
     ],
 )
 def test_dfew_refuses_broken_layouts(tmp_path, how, message):

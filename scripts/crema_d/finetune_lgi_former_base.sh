@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# CREMA-D, 5 subject-independent folds (upstream's), with the DFEW recipe: 3 GPUs x 32 clips, lr 1e-3, 100 epochs,
-# stride 4. Upstream shipped split files but no script for this set, so the recipe is DFEW's.
+# CREMA-D, 5 subject-independent folds (upstream's), with the DFEW recipe: a total batch of 96 (3 GPUs x 32 clips),
+# lr 1e-3, 100 epochs, frame stride 4. Upstream shipped split files but no script for this set.
+# The variables (nodes, GPUs, batch, workers, data root, output, ...): scripts/launch.sh and scripts/finetune_folds.sh;
+# the whole path, with time and memory: docs/reproduce.md.
+NAME=crema_d  # annotation files: python -m preprocess.crema_d --root "$DATA_ROOT" --out saved/data/crema_d
+DATASET=CREMA-D
+PAPER_BATCH=96
 GPUS=${GPUS:-3}
 BATCH=${BATCH:-32}
-DATA_DIR=${DATA_DIR:-saved/data/crema_d}          # written by: python -m preprocess.crema_d --root <CREMA-D> --out saved/data/crema_d
-DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the CREMA-D root: the csv paths are relative to it}
-PRETRAINED=${PRETRAINED-saved/model/pretraining/voxceleb2/checkpoint-49.pth}
-OUTPUT=${OUTPUT:-saved/model/finetuning/crema_d/lgi_former_base}
-DATASET=CREMA-D
 SAMPLING_RATE=4
-SPLITS=(split01 split02 split03 split04 split05 )
-EXTRA=("$@")
+FOLDS=${FOLDS:-split01 split02 split03 split04 split05}
 source "$(dirname "${BASH_SOURCE[0]}")/../finetune_folds.sh"

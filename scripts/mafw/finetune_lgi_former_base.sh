@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# MAFW (11 classes), 5 folds, paper setting: 3 GPUs x 32 clips, lr 1e-3, 100 epochs, stride 4.
+# MAFW (11 classes), 5 folds, the paper's recipe: a total batch of 96 (3 GPUs x 32 clips), lr 1e-3 (3.75e-4 after
+# scaling), 100 epochs, frame stride 4.
+# The variables (nodes, GPUs, batch, workers, data root, output, ...): scripts/launch.sh and scripts/finetune_folds.sh;
+# the whole path, with time and memory: docs/reproduce.md.
+NAME=mafw  # annotation files: python -m preprocess.mafw --root "$DATA_ROOT" --out saved/data/mafw
+DATASET=MAFW
+PAPER_BATCH=96
 GPUS=${GPUS:-3}
 BATCH=${BATCH:-32}
-DATA_DIR=${DATA_DIR:-saved/data/mafw}             # written by: python -m preprocess.mafw --root <MAFW> --out saved/data/mafw
-DATA_ROOT=${DATA_ROOT:?set DATA_ROOT to the MAFW root: the csv paths are relative to it}
-PRETRAINED=${PRETRAINED-saved/model/pretraining/voxceleb2/checkpoint-49.pth}
-OUTPUT=${OUTPUT:-saved/model/finetuning/mafw/lgi_former_base}
-DATASET=MAFW
 SAMPLING_RATE=4
-SPLITS=(split01 split02 split03 split04 split05)
-EXTRA=("$@")
+FOLDS=${FOLDS:-split01 split02 split03 split04 split05}
 source "$(dirname "${BASH_SOURCE[0]}")/../finetune_folds.sh"

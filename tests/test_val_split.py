@@ -6,7 +6,6 @@ from collections import Counter
 import pytest
 
 from datasets.annotations import write_annotations
-from datasets.specs import get_spec
 from datasets.val_split import hold_out, split_train_list
 from run_finetuning import build_datasets, get_args
 
@@ -59,7 +58,7 @@ def test_run_finetuning_validates_on_the_held_out_part(tmp_path):
     make_fold(tmp_path)
     (tmp_path / "val.csv").write_text((tmp_path / "test.csv").read_text())  # upstream's val.csv
     argv = ["--data_path", str(tmp_path), "--data_root", str(tmp_path), "--nb_classes", "4", "--seed", "3"]
-    _, upstream_val, _ = build_datasets(get_args(argv), get_spec("DFEW"), 4)
-    train, val, test = build_datasets(get_args([*argv, "--val_split", "0.1"]), get_spec("DFEW"), 4)
+    _, upstream_val, _ = build_datasets(get_args(argv), 4)
+    train, val, test = build_datasets(get_args([*argv, "--val_split", "0.1"]), 4)
     assert [s.path for s in upstream_val.samples] == [s.path for s in test.samples]
     assert (train.samples, val.samples) == split_train_list(tmp_path / "train.csv", 0.1, 3, tmp_path)

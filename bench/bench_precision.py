@@ -72,13 +72,16 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "fp16", "int8"], choices=PRECISIONS[1:])
     p.add_argument("--cache_dir", default="saved/bench/precision_cache", help="where the int8 ONNX model is built")
-    p.add_argument("--compare", default=None, help="probs.npz of an earlier run, compared path by path")
+    p.add_argument("--compare", default=None, help="probs.npz of an earlier run, compared path by path (its fp32 "
+                   "the reference when --precisions leaves fp32 out)")  # fmt: skip
     p.add_argument("--out", default="saved/bench/precision")
     args = p.parse_args(argv)
 
     keep_freed_memory()  # as demo.py does on CPU
     torch.set_num_threads(args.threads)
-    precisions = ["fp32"] + [name for name in args.precisions if name != "fp32"]
+    # float32 leads (the reference), unless --compare brings the reference of an earlier run on the same clips
+    precisions = [name for name in args.precisions if name != "fp32"]
+    precisions = precisions if args.compare and "fp32" not in args.precisions else ["fp32", *precisions]
     paths, facts = load_paths(args.checkpoint, precisions, args.cache_dir)
     clips, labels = load_clips(
         args.data, args.clips, facts["num_classes"], facts["clip_len"], facts["sampling_rate"] or 4, facts["input_size"]
@@ -86,7 +89,7 @@ def main(argv=None):
     load_before = [round(v, 2) for v in os.getloadavg()]
     times, cpu, logits = run_interleaved(paths, clips, args.batch_size)
     load_after = [round(v, 2) for v in os.getloadavg()]
-    results, table = summarize(times, cpu, logits, labels, "fp32")
+    results, table = summarize(times, cpu, logits, labels, precisions[0])
     for result in results.values():
         result["holds_goal"] = result["top1_agreement"] >= GOAL_TOP1 and result["max_prob_diff"] <= GOAL_PROB
     features = sorted(f for f in cpu_features() if f.startswith(("avx", "amx")))

@@ -31,4 +31,4 @@ $PY run_finetuning.py --model lgi_former_base_patch16_160 --data_set synthetic -
   --finetune "$OUT/pretrain/checkpoint-0.pth" --short_side_size 160 --disable_eval_during_finetuning \
   --batch_size 8 --epochs "$FINETUNE_EPOCHS" --warmup_epochs 1 --lr 3.2e-3 --min_lr 1e-6 --layer_decay 1.0 \
   --drop_path 0 --smoothing 0 --mixup 0 --cutmix 0 --aa none --reprob 0 --crop_scale 0.8 1.0 \
-  --test_num_segment 1 --test_num_crop 1 --output_dir "$OUT/finetune" "${common[@]}"
+  --test_num_segment 1 --test_num_crop 1 --save_ckpt_freq 5 --output_dir "$OUT/finetune" "${common[@]}"

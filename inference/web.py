@@ -18,6 +18,7 @@ from pathlib import Path
 import gradio as gr
 
 from datasets.video_io import VideoReadError
+from inference.frames import DEFAULT_FPS
 from inference.recognizer import FACES, Recognizer
 from inference.report import plot_timeline, write_predictions
 from inference.upload import UploadRejected, check_video
@@ -132,7 +133,8 @@ class Requests:
         try:
             timing = check_video(upload, self.max_bytes, self.max_seconds)
             recognizer = with_settings(self.recognizer, faces, int(detect_every), int(hop))
-            return None, "", *analyse(recognizer, upload, timing.fps, folder, gradio_progress(progress))
+            fps = timing.fps or DEFAULT_FPS  # one frame has no rate, and a browser's header may say 1000 fps
+            return None, "", *analyse(recognizer, upload, fps, folder, gradio_progress(progress))
         except (UploadRejected, VideoReadError, ValueError) as err:
             return None, rejected(err, upload), "", None, None, None, None
         finally:

@@ -38,7 +38,7 @@ from datasets.scenes import Placement, Shot, compose
 from datasets.synthetic import GENERATED
 from datasets.video_io import write_video
 from inference import frames, persons, recognizer, report, shots, windows
-from inference.model_cache import cached_onnx
+from inference.model_cache import cached_int8_onnx
 from system.memory import keep_freed_memory
 
 FPS, HEIGHT, WIDTH, FACE_TILE = 25, 480, 854, 240
@@ -148,7 +148,7 @@ def main(argv=None):
         out.mkdir(parents=True, exist_ok=True)
         checkpoint = args.checkpoint or random_checkpoint(out / f"{args.model}.pth", args.model)
         if any("int8" in flags for _, flags in configs):
-            cached_onnx(checkpoint, int8=True)  # built before the timed runs, as a second run finds it
+            cached_int8_onnx(checkpoint)  # built before the timed runs, as a second run finds it
         rows, details = [], {}
         for num_persons in args.persons:
             video = talking_video(out / f"talking_{num_persons}.mp4", num_persons, args.seconds)

@@ -11,7 +11,7 @@ file runs in ONNX Runtime at the precision it was exported with.
 
 import torch
 
-from inference.model_cache import cached_onnx
+from inference.model_cache import cached_int8_onnx
 from inference.precision import PrecisionChoice, PrecisionError, choose_precision
 
 ONNX_PRECISIONS = {"float32": "fp32", "int8": "int8"}  # an export's config -> the path's name
@@ -22,13 +22,17 @@ def load_classifier(path, device, precision="auto", cache_dir=None, log=print):
     auto resolved) or a PrecisionChoice taken as it is; `log` tells about a first-use build."""
     if str(path).endswith(".onnx"):
         return _exported_onnx(path, precision)
-    model, facts = _torch_classifier(path, device)
-    if isinstance(precision, PrecisionChoice):
-        choice = precision
-    else:
-        choice = choose_precision(precision, device, width=getattr(model, "embed_dim", None))
+    choice = precision if isinstance(precision, PrecisionChoice) else None
+    if precision != "auto" and choice is None:
+        choice = choose_precision(precision, device)  # refused here, before the checkpoint is read
+    model = None
+    if choice is None:  # auto: its choice depends on the model's width
+        model, facts = _torch_classifier(path, device)
+        choice = choose_precision("auto", device, width=getattr(model, "embed_dim", None))
     if choice.precision == "int8":
-        return (*_onnx_classifier(cached_onnx(path, int8=True, cache_dir=cache_dir, log=log)), choice)
+        return (*_onnx_classifier(cached_int8_onnx(path, cache_dir, log)), choice)
+    if model is None:
+        model, facts = _torch_classifier(path, device)
     dtype = choice.autocast_dtype
     if dtype is None:
         return model, facts, choice

@@ -1,22 +1,23 @@
 """ONNX models built from a .pth or .safetensors checkpoint on first use and kept in a cache, keyed by content.
 
-    onnx_path = cached_onnx("checkpoint-best.pth", int8=True)  # built once, then found at once
+    onnx_path = cached_int8_onnx("checkpoint-best.pth")  # built once, then found at once
 
 The cache folder is `cache_dir` when given (--cache_dir), else $MAE_DFER_CACHE, else $XDG_CACHE_HOME/mae_dfer
 (~/.cache/mae_dfer). An entry is a folder named by the SHA-256 of the checkpoint's bytes (and of the model.json
-beside a .safetensors file) and FORMAT, holding model_int8.onnx or model_fp32.onnx and its model.json: a changed
-checkpoint gets a new entry, a renamed or moved one finds its old entry. Each file is written under a temporary
-name and renamed into place, so an interrupted build leaves nothing that looks finished. Delete the folder to clear
-the cache; move it and point $MAE_DFER_CACHE at the new place.
+beside a .safetensors file) and FORMAT, holding model_int8.onnx and its model_int8.json: a changed checkpoint gets a
+new entry, a renamed or moved one finds its old entry. The entry is built in a temporary folder and renamed into
+place (system.files.write_atomic), so an interrupted build leaves nothing that looks finished. Delete the folder to
+clear the cache; move it and point $MAE_DFER_CACHE at the new place.
 """
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from models.export_config import config_path
+from system.files import write_atomic
 
+INT8_NAME = "model_int8.onnx"  # its config beside it: model_int8.json
 FORMAT = 1  # part of every key: bump when what engine.export writes changes so that old entries must not be used
 
 
@@ -40,19 +41,19 @@ def checkpoint_key(path):
     return digest.hexdigest()[:24]
 
 
-def cached_onnx(path, int8, cache_dir=None, log=print):
-    """The ONNX export of checkpoint `path` (int8 or float32) from the cache, built there first if missing."""
+def cached_int8_onnx(path, cache_dir=None, log=print):
+    """The int8 ONNX export of checkpoint `path` from the cache, built there first if missing."""
     from engine.export import export
 
-    name = "model_int8.onnx" if int8 else "model_fp32.onnx"
     entry = cache_folder(cache_dir) / checkpoint_key(path)
-    target = entry / name
-    if target.exists() and config_path(target).exists():
+    target = entry / INT8_NAME
+    if target.exists():
         return target
-    entry.mkdir(parents=True, exist_ok=True)
-    log(f"building the {'int8' if int8 else 'float32'} ONNX model of {path} in {entry} (once; a minute or two)")
-    with tempfile.TemporaryDirectory(dir=entry, prefix=".build-") as tmp:
-        built = export(path, Path(tmp) / name, int8)
-        os.replace(config_path(built), config_path(target))  # the config first: the model's presence marks done
-        os.replace(built, target)
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    log(f"building the int8 ONNX model of {path} in {entry} (once; a minute or two)")
+    try:
+        write_atomic(entry, lambda tmp: export(path, Path(tmp) / INT8_NAME, True))
+    except OSError:
+        if not target.exists():  # else another process renamed its build into place first
+            raise
     return target

@@ -71,9 +71,9 @@ def choose_precision(requested, device, features=None, width=None):
         )
     if requested != "auto":
         return PrecisionChoice(requested, "asked for")
-    if bf16 and ACCURATE["bf16"] and width is not None and width < BF16_MIN_WIDTH:
-        return PrecisionChoice("fp32", f"auto: at width {width} the model is too small for bf16 to be faster")
     if bf16 and ACCURATE["bf16"]:
+        if width is not None and width < BF16_MIN_WIDTH:
+            return PrecisionChoice("fp32", f"auto: at width {width} the model is too small for bf16 to be faster")
         return PrecisionChoice("bf16", f"auto: this CPU has bf16 instructions ({', '.join(bf16)})")
     if ACCURATE["int8"]:
         return PrecisionChoice("int8", "auto: no bf16 instructions on this CPU; int8 through ONNX Runtime")

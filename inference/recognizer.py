@@ -143,6 +143,7 @@ class Recognizer:
 
     classify: normalised float (B, 3, clip_len, input_size, input_size) on `device` -> logits (B, K).
     `data_set`: what the classifier was fine-tuned on; a model of the generated set warns on real footage.
+    `precision`: the classifier's numeric path (inference/precision.py), recorded in every result.
     """
 
     def __init__(
@@ -161,6 +162,7 @@ class Recognizer:
         margin=FACE_MARGIN,
         device="cpu",
         data_set=None,
+        precision=None,
     ):
         if detect_every < 1 or hop < 1 or batch_size < 1 or stride < 1 or min_face < 1:
             raise ValueError("detect_every, hop, batch_size, stride and min_face must be at least 1")
@@ -171,7 +173,7 @@ class Recognizer:
         self.batch_size, self.detect_every, self.device = batch_size, detect_every, torch.device(device)
         self.faces, self.min_face, self.margin, self.data_set = faces, min_face, margin, data_set
         self.warned = False  # the warning of a model of the generated set is logged once
-        self.precision = None  # the numeric path (inference/precision.py), set by from_checkpoint
+        self.precision = precision  # the classifier's numeric path (an inference.precision.PrecisionChoice), if known
         if detector == "none":
             self.detector = None  # the frames are face crops already
         else:
@@ -195,12 +197,10 @@ class Recognizer:
         stride = stride or facts["sampling_rate"] or 4
         if options.get("margin") is None:
             options["margin"] = face_margin(facts["data_set"])
-        recognizer = cls(
+        return cls(
             classify, classes, facts["clip_len"], facts["input_size"], stride, device=facts["device"],
-            data_set=facts["data_set"], **options,
+            data_set=facts["data_set"], precision=choice, **options,
         )  # fmt: skip
-        recognizer.precision = choice
-        return recognizer
 
     def __call__(self, video, fps=None, annotated=None, progress=None):
         """Recognise `video` (a path to a video file or frame folder, or a (T, H, W, 3) uint8 RGB array); `fps`

@@ -175,7 +175,7 @@ def with_settings(recognizer, faces, detect_every, hop):
     return Recognizer(
         r.classify, r.classes, r.clip_len, r.input_size, r.stride, hop=hop, batch_size=r.batch_size,
         detector=detector, detect_every=detect_every, faces=faces, min_face=r.min_face, margin=r.margin,
-        device=r.device, data_set=r.data_set,
+        device=r.device, data_set=r.data_set, precision=r.precision,
     )  # fmt: skip
 
 

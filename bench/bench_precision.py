@@ -15,14 +15,20 @@ mean top probability (is the model confident, are its classes varied). The goal 
 take it (inference/precision.py): top-1 agreement >= 99% and probabilities within 0.02. Writes results.json and
 probs.npz (every path's probabilities); `--compare` also reports each path against the same path of an earlier
 run's probs.npz (e.g. int8 under an emulated AVX2 CPU against int8 here: are the logits the same?). fp16 on a CPU
-runs PyTorch's CPU autocast, standing in for the numerics of a GPU's fp16. The bf16 kernels of a CPU with
-AVX512_BF16 but no AMX (AMD Zen 4, Intel Cooper Lake) run on an AMX CPU with ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16.
+runs PyTorch's CPU autocast, standing in for the numerics of a GPU's fp16. int8-u8u8 runs int8 with its weights
+left as uint8, the kernels a CPU without VNNI (AVX2, AVX-512 before Cascade Lake) runs: its integer products are
+exact on every CPU, so it measures those CPUs' int8 here, at native speed (qemu needs minutes per clip); a few
+clips under `qemu-x86_64 -cpu Haswell-noTSX` with `--precisions int8-u8u8 --compare` check that claim. The bf16
+kernels of a CPU with AVX512_BF16 but no AMX (AMD Zen 4, Intel Cooper Lake) run on an AMX CPU with
+ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16.
 """
 
 import argparse
 import json
 import os
+from contextlib import nullcontext
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
@@ -30,18 +36,23 @@ import torch
 from bench.bench_runtime import load_clips, machine, run_interleaved, summarize
 from inference.backends import load_classifier
 from inference.precision import PRECISIONS, PrecisionChoice
+from models import onnx_export
 from system.cpu import cpu_features
 from system.memory import keep_freed_memory
 
 GOAL_TOP1, GOAL_PROB = 0.99, 0.02
+U8U8 = "int8-u8u8"  # int8 as a CPU without VNNI runs it: the weights stay uint8
 
 
 def load_paths(checkpoint, precisions, cache_dir):
-    """{precision: classify} as the recognizer loads them; fp16 through CPU autocast (see the docstring)."""
+    """{precision: classify} as the recognizer loads them; fp16 through CPU autocast, int8-u8u8 as int8 with
+    the uint8 weights CPUs without VNNI keep (see the docstring)."""
     paths = {}
     for name in precisions:
-        precision = PrecisionChoice("fp16", "CPU autocast, for a GPU's numerics") if name == "fp16" else name
-        paths[name], facts, _ = load_classifier(checkpoint, "cpu", precision, cache_dir)
+        fp16 = PrecisionChoice("fp16", "CPU autocast, for a GPU's numerics")
+        precision = {"fp16": fp16, U8U8: "int8"}.get(name, name)
+        with mock.patch.object(onnx_export, "u8s8_saturates", lambda: True) if name == U8U8 else nullcontext():
+            paths[name], facts, _ = load_classifier(checkpoint, "cpu", precision, cache_dir)
     return paths, facts
 
 
@@ -70,7 +81,9 @@ def main(argv=None):
     p.add_argument("--clips", type=int, default=280)
     p.add_argument("--batch_size", type=int, default=4)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "fp16", "int8"], choices=PRECISIONS[1:])
+    p.add_argument(
+        "--precisions", nargs="+", default=["fp32", "bf16", "fp16", "int8", U8U8], choices=[*PRECISIONS[1:], U8U8]
+    )
     p.add_argument("--cache_dir", default="saved/bench/precision_cache", help="where the int8 ONNX model is built")
     p.add_argument("--compare", default=None, help="probs.npz of an earlier run, compared path by path (its fp32 "
                    "the reference when --precisions leaves fp32 out)")  # fmt: skip

@@ -88,10 +88,11 @@ def _identity(rng, size):
     )
 
 
-def expression_track(rng, label, num_frames, rest, talk, onset=0):
+def expression_track(rng, label, num_frames, rest, talk, onset=0, without=()):
     """(T, 7) control values: the resting face, and the class's expression coming and going in bursts (as in a
     laugh or a sob) from a random phase, period and intensity. With `onset` > 0 the face rests until that frame
-    and the first burst starts there."""
+    and the first burst starts there. `without` may hold "expression" and "talk" (talking and blinking): drawn
+    from `rng` all the same, then left out (bench.motion_energy)."""
     period = rng.uniform(12, 28)
     phase = rng.uniform(0, 2 * math.pi)
     intensity = rng.uniform(1.2, 1.6)
@@ -99,13 +100,17 @@ def expression_track(rng, label, num_frames, rest, talk, onset=0):
     if onset > 0:  # no expression before the onset, a burst rising from it
         phase = -2 * math.pi * onset / period
     burst = np.where(t >= onset, 0.5 - 0.5 * np.cos(2 * math.pi * t / period + phase), 0.0)
-    track = rest + intensity * EXPRESSIONS[label] * burst[:, None]
-    track += rng.normal(0, 0.03, track.shape)
+    expression = "expression" not in without  # the class's bursts and the controls' small jitter
+    track = rest + intensity * EXPRESSIONS[label] * burst[:, None] * expression
+    track += rng.normal(0, 0.03, track.shape) * expression
     amplitude, speed = talk
-    track[:, CONTROLS.index("open")] += amplitude * np.abs(np.sin(speed * t + rng.uniform(0, math.pi)))
+    speech = amplitude * np.abs(np.sin(speed * t + rng.uniform(0, math.pi)))
     blink = np.ones(num_frames)
     for start in np.flatnonzero(rng.uniform(size=num_frames) < 1 / 40):
         blink[start : start + 3] = (0.5, 0.1, 0.5)[: len(blink[start : start + 3])]
+    if "talk" in without:
+        speech, blink = 0, 1
+    track[:, CONTROLS.index("open")] += speech
     track[:, CONTROLS.index("eye")] = (1 + 0.8 * track[:, CONTROLS.index("eye")]) * blink - 1
     return track
 
@@ -192,16 +197,20 @@ def _draw_frame(face, controls, offset, roll_degrees):
     return canvas.frame
 
 
-def render_clip(seed, label, num_frames=32, size=160, onset=0):
+def render_clip(seed, label, num_frames=32, size=160, onset=0, without=()):
     """(T, size, size, 3) uint8 RGB frames of one clip of class `label`, a pure function of its arguments; the
-    expression starts at frame `onset`."""
+    expression starts at frame `onset`. `without`: sources of motion left out, any of "expression", "talk"
+    (talking and blinking), "head" (sway and roll) and "noise" (bench.motion_energy)."""
     rng = np.random.default_rng(seed)
     face = _identity(rng, size)
-    track = expression_track(rng, label, num_frames, face["rest"], face["talk"], onset)
+    track = expression_track(rng, label, num_frames, face["rest"], face["talk"], onset, without)
     (sway, sway_speed, sway_phase), (roll, roll_speed, roll_phase) = face["sway"], face["roll"]
+    if "head" in without:
+        sway, roll = 0 * sway, 0
     # Sensor noise: each frame takes a random window of a few larger noise fields (cheaper than fresh noise).
     margin = 16
     noise = face["noise"] * rng.standard_normal((4, size + margin, size + margin, 3), dtype=np.float32)
+    noise *= "noise" not in without
     frames = np.empty((num_frames, size, size, 3), np.uint8)
     for t in range(num_frames):
         offset = sway * np.sin(sway_speed * t + sway_phase)

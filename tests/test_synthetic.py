@@ -143,3 +143,16 @@ def test_generation_is_deterministic(dataset, tmp_path):
         assert (tmp_path / "frames" / "clip_00001" / name).read_bytes() == (
             dataset / "frames" / "clip_00001" / name
         ).read_bytes()
+
+
+def test_each_source_of_motion_can_be_left_out():
+    """bench.motion_energy's variants: without every source the face stands still; each one alone moves it; the
+    draws stay the same, so a variant differs from the whole clip only by what it leaves out."""
+    sources = ("expression", "talk", "head", "noise")
+    still = render_clip([5, 1], label=0, num_frames=24, size=64, without=sources)
+    assert (still == still[:1]).all()
+    for source in sources:
+        alone = render_clip([5, 1], label=0, num_frames=24, size=64, without=[s for s in sources if s != source])
+        assert np.abs(alone[1:].astype(int) - alone[:-1]).max() > 0, source
+    whole = render_clip([5, 1], label=0, num_frames=24, size=64)
+    np.testing.assert_array_equal(whole, render_clip([5, 1], label=0, num_frames=24, size=64, without=()))

@@ -18,15 +18,14 @@ from dataclasses import dataclass
 
 import torch
 
-from system.cpu import bf16_features, cpu_features
+from system.cpu import bf16_features, cpu_features, int8_features
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
-BF16_MIN_WIDTH = 256  # narrower models spend their time outside the matrix products: bf16 ran the tiny LGI-Former
-# (width 128) at 0.87x float32's speed, the small (256) at 2.15x and the base (512) at 2.7x (AMX Xeon, 2026-12-06)
-# Whether a path keeps a fine-tuned model's decisions (>= 99% top-1 agreement, probabilities within 0.02 of
-# float32; docs/deployment.md, 2026-12-06). bf16: 100% top-1 and 279 of 280 clips within 0.0004 on a base model
-# (one at 0.0214), not yet measured on a base model that learned. int8: 98.5% top-1 and 0.059 on the fine-tuned
-# tiny model, so auto never takes it. fp16 (GPUs): 100% and 0.0004 through CPU autocast.
+FAST_MIN_WIDTH = 256  # narrower models stay in float32: bf16 ran the tiny LGI-Former (width 128) at 0.87x float32's
+# speed (the small, 256, at 2.15x, the base, 512, at 2.7x; AMX Xeon, 2026-12-06), and int8 changed 1.5% of its
+# top classes (probabilities up to 0.059 apart)
+# Whether a path keeps a fine-tuned base model's decisions: >= 99% top-1 agreement and probabilities within 0.02
+# of float32 (bench.bench_precision, docs/deployment.md). fp16 (GPUs) through CPU autocast.
 ACCURATE = {"bf16": True, "fp16": True, "int8": False}
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -61,7 +60,8 @@ def choose_precision(requested, device, features=None, width=None):
         if requested not in ("auto", "fp32"):
             raise PrecisionError(f"--precision {requested} runs on a CPU or a CUDA GPU, not on {device.type}")
         return PrecisionChoice("fp32", f"float32 on {device.type}")
-    bf16 = bf16_features(cpu_features() if features is None else set(features))
+    features = cpu_features() if features is None else set(features)
+    bf16 = bf16_features(features)
     if requested == "fp16":
         raise PrecisionError("--precision fp16 is for GPUs; on a CPU use auto, bf16 or int8")
     if requested == "bf16" and not bf16:
@@ -71,14 +71,18 @@ def choose_precision(requested, device, features=None, width=None):
         )
     if requested != "auto":
         return PrecisionChoice(requested, "asked for")
+    if width is not None and width < FAST_MIN_WIDTH:
+        return PrecisionChoice("fp32", f"auto: at width {width} the model is too small for bf16 or int8 to pay")
     if bf16 and ACCURATE["bf16"]:
-        if width is not None and width < BF16_MIN_WIDTH:
-            return PrecisionChoice("fp32", f"auto: at width {width} the model is too small for bf16 to be faster")
         return PrecisionChoice("bf16", f"auto: this CPU has bf16 instructions ({', '.join(bf16)})")
-    if ACCURATE["int8"]:
-        return PrecisionChoice("int8", "auto: no bf16 instructions on this CPU; int8 through ONNX Runtime")
-    why = "no bf16 instructions on this CPU" if not bf16 else "bf16 missed the accuracy goal"
-    return PrecisionChoice("fp32", f"auto: {why}, and int8 misses the accuracy goal (docs/deployment.md)")
+    int8 = int8_features(features)
+    if int8 and ACCURATE["int8"]:
+        return PrecisionChoice("int8", f"auto: this CPU multiplies int8 fast ({', '.join(int8)})")
+    why_not = [
+        "bf16 missed the accuracy goal" if bf16 else "no bf16 instructions",
+        "int8 missed the accuracy goal" if int8 else "no VNNI for int8 to pay",
+    ]
+    return PrecisionChoice("fp32", f"auto: {', '.join(why_not)}")
 
 
 def _on_gpu(requested, device):

@@ -1,4 +1,4 @@
-"""What this CPU can execute fast: its instruction-set features, and whether it has bf16 instructions.
+"""What this CPU can execute fast: its instruction-set features, whether it has bf16 and int8 (VNNI) instructions.
 
 The features come from CPUID as PyTorch's cpuinfo reads it (what this process can execute, also under an emulator
 such as `qemu-x86_64 -cpu Haswell-noTSX`), else from /proc/cpuinfo's flags. Without AVX512_BF16 or AMX-BF16 (Xeons
@@ -8,6 +8,7 @@ before Cooper Lake, EPYCs before Zen 4, AVX2-only CPUs) PyTorch emulates bf16 ab
 import torch
 
 BF16_FEATURES = ("amx_bf16", "avx512_bf16")
+INT8_FEATURES = ("amx_int8", "avx512_vnni", "avx_vnni")  # exact, fast uint8 x int8 products in ONNX Runtime
 
 
 def cpu_features():
@@ -29,3 +30,10 @@ def bf16_features(features=None):
     """The bf16 instruction sets among `features` (default: this CPU's), sorted; empty where bf16 is slow."""
     features = cpu_features() if features is None else features
     return sorted(f for f in BF16_FEATURES if f in features)
+
+
+def int8_features(features=None):
+    """The VNNI / AMX-INT8 instruction sets among `features` (default: this CPU's), sorted; empty where ONNX
+    Runtime's int8 products run its slower uint8 x uint8 kernels (AVX2, AVX-512 before Cascade Lake)."""
+    features = cpu_features() if features is None else features
+    return sorted(f for f in INT8_FEATURES if f in features)

@@ -19,6 +19,7 @@ from system.cpu import bf16_features, cpu_features
 
 AMX_XEON = {"avx2", "avx512_f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile"}
 ZEN4 = {"avx2", "avx512_f", "avx512_vnni", "avx512_bf16"}
+CASCADE_LAKE = {"avx2", "avx512_f", "avx512_vnni"}
 SKYLAKE = {"avx2", "avx512_f"}
 HASWELL = {"avx", "avx2"}
 
@@ -59,8 +60,15 @@ def test_auto_falls_back_to_float32_where_a_path_missed_the_accuracy_goal(monkey
     monkeypatch.setitem(precision_module.ACCURATE, "bf16", False)
     monkeypatch.setitem(precision_module.ACCURATE, "int8", False)
     assert choose_precision("auto", "cpu", AMX_XEON, 512).precision == "fp32"
+    assert (
+        choose_precision("auto", "cpu", CASCADE_LAKE, 512).reason
+        == "auto: no bf16 instructions, int8 missed the accuracy goal"
+    )
     monkeypatch.setitem(precision_module.ACCURATE, "int8", True)
-    assert choose_precision("auto", "cpu", HASWELL, 512).precision == "int8"
+    assert choose_precision("auto", "cpu", AMX_XEON, 512).precision == "int8"
+    assert choose_precision("auto", "cpu", CASCADE_LAKE, 512).precision == "int8"
+    assert choose_precision("auto", "cpu", HASWELL, 512).precision == "fp32"  # uint8 kernels: no faster
+    assert choose_precision("auto", "cpu", CASCADE_LAKE, 128).precision == "fp32"  # too narrow (tiny: inaccurate)
     assert choose_precision("fp32", "cpu", AMX_XEON, 512).reason == "asked for"
 
 

@@ -2,17 +2,18 @@
 offers (inference/backends.py, exactly as `--precision` loads it) against PyTorch float32 on the same clips.
 
     bash bench/make_base_model.sh   # the fine-tuned base LGI-Former on the generated set (about an hour)
-    python -m bench.bench_precision --checkpoint saved/model/base_synthetic/finetune/checkpoint-best.pth \
-        --data saved/data/synthetic160/split01 --clips 280 [--precisions fp32 bf16 fp16 int8]
-    # the same on an AVX2-only CPU, emulated (accuracy only; a few clips, compared with the run above):
-    qemu-x86_64 -cpu Haswell-noTSX .venv/bin/python -m bench.bench_precision ... --precisions fp32 int8 \
-        --clips 12 --compare saved/bench/precision/probs.npz --out saved/bench/precision_avx2
+    python -m bench.bench_precision --checkpoint saved/model/base_synthetic/finetune/checkpoint-59.pth \
+        --data saved/data/synthetic160/split01 --clips 280 --out saved/bench/precision
+    # an AVX2-only CPU's int8, emulated (minutes per clip): the same probabilities as int8-u8u8 above?
+    qemu-x86_64 -cpu Haswell-noTSX .venv/bin/python -m bench.bench_precision ... --precisions int8-u8u8 \
+        --clips 2 --batch_size 1 --compare saved/bench/precision/probs.npz --out saved/bench/precision_avx2
 
 Loads the test split's clips (the centre clip of each video, as validation reads it), runs every batch through
 every path in rotating order (a busy spell on shared cores slows all alike) and reports, against float32: clips/s
-and the speed-up, top-1 agreement and the largest difference of any class probability, with the accuracy and the
-mean top probability (is the model confident, are its classes varied). The goal a path must hold for `auto` to
-take it (inference/precision.py): top-1 agreement >= 99% and probabilities within 0.02. Writes results.json and
+and the speed-up, top-1 agreement and the largest difference of any class probability, with the accuracy, the
+mean top probability and the number of classes predicted (is the model confident, are its classes varied). The
+goal a path must hold for `auto` to take it (inference/precision.py): top-1 agreement >= 99% and probabilities
+within 0.02. Writes results.json and
 probs.npz (every path's probabilities); `--compare` also reports each path against the same path of an earlier
 run's probs.npz (e.g. int8 under an emulated AVX2 CPU against int8 here: are the logits the same?). fp16 on a CPU
 runs PyTorch's CPU autocast, standing in for the numerics of a GPU's fp16. int8-u8u8 runs int8 with its weights

@@ -119,6 +119,7 @@ def summarize(times, cpu, logits, labels, reference):
             max_logit_diff=(logits[name] - logits[reference]).abs().max().item(),
             accuracy=(probs.argmax(-1) == labels).float().mean().item(),
             mean_top_prob=probs.max(-1).values.mean().item(),
+            classes_predicted=len(probs.argmax(-1).unique()),
         )
         results[name] = result
         rows.append(
@@ -132,10 +133,11 @@ def summarize(times, cpu, logits, labels, reference):
                 f"{result['max_prob_diff']:.4f}",
                 f"{100 * result['accuracy']:.1f}%",
                 f"{result['mean_top_prob']:.2f}",
+                str(result["classes_predicted"]),
             ]
         )
     header = ["runtime", "clips/s", "speed-up (total)", "speed-up (median batch)", "speed-up (CPU time)",
-              "top-1 agreement", "max prob diff", "accuracy", "mean top prob"]  # fmt: skip
+              "top-1 agreement", "max prob diff", "accuracy", "mean top prob", "classes predicted"]  # fmt: skip
     return results, markdown_table(header, rows)
 
 

@@ -7,7 +7,9 @@ Fine-tuning the whole base model (run_finetuning.py) costs about 4 CPU-seconds p
 two shared cores. Here every training clip (centre clip, no augmentation) goes through the backbone once,
 then the head is fitted to the pooled, normalised features by full-batch L-BFGS (cross-entropy plus an L2
 penalty). The result predicts the data with real margins, unlike a random head, so bench_runtime can measure
-how far int8 moves its decisions. Saved as a regular checkpoint with the run's args.
+how far int8 moves its decisions. Saved as a regular checkpoint with the run's args. `--finetune` keeps the
+backbone (and pooling) of a fine-tuned checkpoint instead of a freshly initialised one: a short fine-tuning
+moves the weights, the fitted head gives its features confident margins (bench/make_base_model.sh).
 """
 
 import argparse
@@ -20,6 +22,7 @@ from datasets.transforms import normalize
 from datasets.video_dataset import FinetuneDataset
 from engine.checkpoint import save_checkpoint
 from models import create_model
+from models.checkpoint import classifier_from_checkpoint
 
 
 @torch.no_grad()
@@ -56,6 +59,8 @@ def fit_linear(features, labels, num_classes, weight_decay, steps=200):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="lgi_former_base_patch16_160")
+    p.add_argument("--finetune", default=None, help="a fine-tuned classifier whose backbone to keep (else --model, "
+                   "freshly initialised)")  # fmt: skip
     p.add_argument("--data", required=True, help="folder with train.csv")
     p.add_argument("--data_set", default="synthetic", help="dataset record: classes and sampling rate")
     p.add_argument("--out", required=True, help="checkpoint to write")
@@ -66,11 +71,17 @@ def main(argv=None):
     args = p.parse_args(argv)
     spec = get_spec(args.data_set)
     torch.manual_seed(args.seed)
-    model = create_model(args.model, num_classes=spec.num_classes).eval()
+    if args.finetune:
+        model, checkpoint = classifier_from_checkpoint(args.finetune)
+        run = argparse.Namespace(**{**vars(checkpoint["args"]), "head_refit": args.data})
+    else:
+        model = create_model(args.model, num_classes=spec.num_classes)
+        run = argparse.Namespace(model=args.model, data_set=spec.name, sampling_rate=spec.sampling_rate, head_only=True)
+    model.eval()
     _, num_frames, size, _ = model.patch_embed.input_shape
     train = FinetuneDataset(
         f"{args.data}/train.csv", "val", spec.num_classes, num_frames=num_frames,
-        sampling_rate=spec.sampling_rate, input_size=size, short_side_size=size,
+        sampling_rate=run.sampling_rate or spec.sampling_rate, input_size=size, short_side_size=size,
     )  # fmt: skip
     if args.max_clips:
         train = torch.utils.data.Subset(train, range(min(args.max_clips, len(train))))
@@ -79,9 +90,7 @@ def main(argv=None):
     model.head.weight.data.copy_(weight)
     model.head.bias.data.copy_(bias)
     accuracy = ((features @ weight.T + bias).argmax(1) == labels).float().mean().item()
-    run = argparse.Namespace(
-        model=args.model, data_set=spec.name, sampling_rate=spec.sampling_rate, input_size=size, head_only=True
-    )
+    run.input_size = size
     save_checkpoint(args.out, model, 0, args=run)
     print(f"fitted the head on {len(labels)} clips (train accuracy {100 * accuracy:.1f}%); wrote {args.out}")
 

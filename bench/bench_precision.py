@@ -57,6 +57,14 @@ def load_paths(checkpoint, precisions, cache_dir):
     return paths, facts
 
 
+def largest_margin_changed(reference, probs):
+    """The widest gap between the reference's two top probabilities on a clip whose top class `probs` changed
+    (None when none changed): do the changes touch only near-ties?"""
+    top2 = np.sort(reference, -1)[:, -2:]
+    changed = reference.argmax(-1) != probs.argmax(-1)
+    return float((top2[:, 1] - top2[:, 0])[changed].max()) if changed.any() else None
+
+
 def compare(probs, other_file):
     """Each path's probabilities against the same path's in an earlier run (the first clips both have)."""
     other = np.load(other_file)
@@ -120,6 +128,10 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     probs = {name: v.softmax(-1).numpy() for name, v in logits.items()}
+    for name in precisions[1:]:
+        margin = results[name]["largest_margin_changed"] = largest_margin_changed(probs[precisions[0]], probs[name])
+        changed = "on no clip" if margin is None else f"on clips whose top two were at most {margin:.3f} apart"
+        print(f"{name}: the top class changed {changed}")
     report = dict(setup=setup, results=results)
     if args.compare:
         report["compared_with"] = {"file": args.compare, **compare(probs, args.compare)}

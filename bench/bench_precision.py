@@ -2,7 +2,7 @@
 offers (inference/backends.py, exactly as `--precision` loads it) against PyTorch float32 on the same clips.
 
     bash bench/make_base_model.sh   # the fine-tuned base LGI-Former on the generated set (about an hour)
-    python -m bench.bench_precision --checkpoint saved/model/base_synthetic/finetune/checkpoint-59.pth \
+    python -m bench.bench_precision --checkpoint saved/model/base_synthetic/base_fitted.pth \
         --data saved/data/synthetic160/split01 --clips 280 --out saved/bench/precision
     # an AVX2-only CPU's int8, emulated (minutes per clip): the same probabilities as int8-u8u8 above?
     qemu-x86_64 -cpu Haswell-noTSX .venv/bin/python -m bench.bench_precision ... --precisions int8-u8u8 \

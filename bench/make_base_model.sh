@@ -4,12 +4,15 @@
 # (bench.bench_precision, docs/deployment.md). A one-epoch MAE-DFER pretraining on the unlabelled pool, then
 # fine-tuning on 7 clips per class of fold 1's training list (split01_7/train.csv) until it knows them, in bf16
 # autocast where the CPU has bf16 instructions (AMP=none elsewhere), the local tokens averaged for the head as
-# the quick start does. On a 2-core Xeon with AMX (2026-12-06): 13 min of pretraining, about 40 of fine-tuning.
+# the quick start does. On a 2-core Xeon with AMX (2026-12-06): 13 min of pretraining.
 # What did not work in an hour (each at chance on its own training clips): the whole 840-clip list for 2 epochs;
 # 20 clips per class at lr 1e-4 or 1.5e-4 (training loss 1.95 -> 1.88 after 7 epochs): a base model fits its
 # clips only after hundreds of steps on each, so the list is kept short.
-# The fine-tuned weights end far from confident on 49 clips, so the head is then fitted again (bench/fit_head.py,
-# L-BFGS on the frozen features of 420 training clips): the outputs get the margins of a trained model.
+# The fine-tuned model stays at chance and unsure (training loss 1.58 on its 49 clips), so the head is then fitted
+# again (bench/fit_head.py, L-BFGS on the frozen features of 420 training clips). That gives confident, varied
+# outputs, but from faint directions of the features read with weights 80x a trained head's: a stress test for
+# reduced precision, not a model that learned (docs/deployment.md, 2026-12-06). On a 2-core Xeon with AMX:
+# 60 fine-tuning epochs in about 40 min, the head in 4.
 #   bash bench/make_base_model.sh     -> saved/model/base_synthetic/base_fitted.pth
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -2,7 +2,7 @@
 # A fine-tuned base LGI-Former (16 blocks, 16 x 160 x 160) on the generated set, to measure what each inference
 # precision does to a model whose weights moved from their start and whose outputs are confident and varied
 # (bench.bench_precision, docs/deployment.md). A one-epoch MAE-DFER pretraining on the unlabelled pool, then
-# fine-tuning on 7 clips per class of fold 1's training list (split01_7/train.csv) until it knows them, in bf16
+# fine-tuning on 7 clips per class of fold 1's training list (split01_7/train.csv) for 60 epochs, in bf16
 # autocast where the CPU has bf16 instructions (AMP=none elsewhere), the local tokens averaged for the head as
 # the quick start does. On a 2-core Xeon with AMX (2026-12-06): 13 min of pretraining.
 # What did not work in an hour (each at chance on its own training clips): the whole 840-clip list for 2 epochs;

@@ -49,8 +49,8 @@ def load_paths(checkpoint, precisions, cache_dir):
     """{precision: classify} as the recognizer loads them; fp16 through CPU autocast, int8-u8u8 as int8 with
     the uint8 weights CPUs without VNNI keep (see the docstring)."""
     paths = {}
+    fp16 = PrecisionChoice("fp16", "CPU autocast, for a GPU's numerics")
     for name in precisions:
-        fp16 = PrecisionChoice("fp16", "CPU autocast, for a GPU's numerics")
         precision = {"fp16": fp16, U8U8: "int8"}.get(name, name)
         with mock.patch.object(onnx_export, "u8s8_saturates", lambda: True) if name == U8U8 else nullcontext():
             paths[name], facts, _ = load_classifier(checkpoint, "cpu", precision, cache_dir)

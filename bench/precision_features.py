@@ -14,20 +14,8 @@ import argparse
 import torch
 
 from bench.bench_runtime import load_clips
-from datasets.transforms import normalize
+from bench.fit_head import head_inputs
 from models.checkpoint import classifier_from_checkpoint
-
-
-@torch.no_grad()
-def head_inputs(model, clips, dtype, batch_size=4):
-    """(N, C) float32 inputs of model.head over `clips`, under autocast to `dtype` (None: float32)."""
-    captured = []
-    hook = model.head.register_forward_hook(lambda module, inputs, output: captured.append(inputs[0].float()))
-    with torch.autocast("cpu", dtype or torch.bfloat16, enabled=dtype is not None):
-        for start in range(0, len(clips), batch_size):
-            model(normalize(clips[start : start + batch_size]))
-    hook.remove()
-    return torch.cat(captured)
 
 
 def main():
@@ -42,8 +30,11 @@ def main():
     model.eval()
     _, frames, size, _ = model.patch_embed.input_shape
     rate = getattr(checkpoint.get("args"), "sampling_rate", None) or 4
-    clips, _ = load_clips(args.data, args.clips, model.num_classes, frames, rate, size)
-    fp32, bf16 = head_inputs(model, clips, None), head_inputs(model, clips, torch.bfloat16)
+    clips, labels = load_clips(args.data, args.clips, model.num_classes, frames, rate, size)
+    items = list(zip(clips, labels, strict=True))
+    fp32 = head_inputs(model, items, batch_size=4)[0]
+    with torch.autocast("cpu", torch.bfloat16):
+        bf16 = head_inputs(model, items, batch_size=4)[0].float()
     spread = (fp32 - fp32.mean(0)).norm(dim=1).mean().item()
     error = (bf16 - fp32).norm(dim=1).mean().item()
     head = model.head.weight.norm(dim=1).mean().item()

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from datasets.sampling import pretrain_indices
-from datasets.synthetic import DFEW_CLASSES, render_clip
+from datasets.synthetic import _jobs, render_clip
 from datasets.transforms import PretrainTransform, normalize
 from datasets.video_io import read_frames, write_video
 from models.mae import reconstruction_targets
@@ -67,12 +67,9 @@ def measure(size, clips, num_frames, seed):
     """{variant: (mean square of the motion target, of the raw difference)} over `clips` clips."""
     variants = {"whole": (), **{f"without {s}": (s,) for s in SOURCES}, "expression alone": SOURCES[1:]}
     sums = {name: np.zeros(2) for name in variants}
-    rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory() as folder:
-        for index in range(clips):
-            label = index % len(DFEW_CLASSES)
-            clip_seed = [seed, 2, index]
-            length = int(rng.integers(num_frames * 3 // 4, num_frames * 5 // 4 + 1))
+        # the first `clips` of the unlabelled pool datasets.synthetic writes with this seed
+        for _, _, index, clip_seed, label, length, *_ in _jobs(folder, "pretrain", clips, seed, num_frames, size, 25):
             for name, without in variants.items():
                 frames = through_codec(render_clip(clip_seed, label, length, size, without=without), folder)
                 clip = pretraining_view(frames, seed * 100003 + index)

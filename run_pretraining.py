@@ -50,6 +50,9 @@ def get_args(argv=None):
         help="annotation file of the unlabelled clips, or shards packed from one (a folder or an object-store URL)",
     )
     g.add_argument("--voxceleb2_crop", action="store_true", help="VoxCeleb2's face crop (rows 0:160, cols 32:192)")
+    g.add_argument(
+        "--no_augmentation", action="store_true", help="the whole frame, resized, instead of a multi-scale crop"
+    )
     g = groups["run"]
     g.add_argument("--probe_every", type=int, default=0, help="linear-probe the encoder every N epochs (0: never)")
     g.add_argument("--probe_data", default=None, help="split folder (train/val/test.csv) the probe uses")
@@ -87,6 +90,7 @@ def build_dataset(args, model):
         mask_ratio=args.mask_ratio,
         window_size=tuple(args.part_win_size[1:]),
         voxceleb2_crop=args.voxceleb2_crop,
+        augment=not args.no_augmentation,
         max_fail_fraction=args.max_fail_fraction,
         tubelet_size=model.tubelet_size,
         patch_size=model.patch_size,

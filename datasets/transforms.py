@@ -3,7 +3,8 @@ S = input size; `normalize` turns a batch of them into the model's float32 (B, 3
 where random erasing and the batch-level Mixup/CutMix follow.
 
 Pipelines (SPEC c.2, c.3):
-- PretrainTransform: [VoxCeleb2 top-centre crop] -> multi-scale crop -> resize S.
+- PretrainTransform: [VoxCeleb2 top-centre crop] -> multi-scale crop (none with augment=False, upstream's
+  --no_augmentation) -> resize S.
 - TrainTransform: resize S x S -> RandAugment (same ops and magnitudes on every frame) -> random resized
   crop -> flip, plus the random-erasing box, applied after normalisation (one box through all frames,
   fresh noise per frame).
@@ -136,17 +137,20 @@ def multi_scale_crop_params(height, width, size, scales=(1, 0.875, 0.75, 0.66), 
 
 
 class PretrainTransform:
-    def __init__(self, input_size=160, voxceleb2_crop=False):
+    def __init__(self, input_size=160, voxceleb2_crop=False, augment=True):
         self.size = input_size
         self.voxceleb2_crop = voxceleb2_crop
+        self.augment = augment
 
     def __call__(self, frames):
         if self.voxceleb2_crop:
             # VoxCeleb2 (224 x 224): keep the top, horizontally centred size x size square (the face).
             left = (frames.shape[2] - self.size) // 2
             frames = frames[:, : self.size, left : left + self.size]
-        top, left, h, w = multi_scale_crop_params(frames.shape[1], frames.shape[2], self.size)
-        return clip_tensor(resize(frames[:, top : top + h, left : left + w], self.size, self.size))
+        if self.augment:
+            top, left, h, w = multi_scale_crop_params(frames.shape[1], frames.shape[2], self.size)
+            frames = frames[:, top : top + h, left : left + w]
+        return clip_tensor(resize(frames, self.size, self.size))
 
 
 class TrainTransform:

@@ -130,7 +130,8 @@ class PretrainDataset(_ClipDataset):
     """Unlabelled clips for MAE pretraining: T frames at stride `sampling_rate`, multi-scale crop, mask.
 
     `lgi_region_size` (e.g. (2, 5, 10)) asserts at construction that every mask groups into LGI regions.
-    `voxceleb2_crop` keeps the top-centre input_size square of each frame first (VoxCeleb2's face box).
+    `voxceleb2_crop` keeps the top-centre input_size square of each frame first (VoxCeleb2's face box);
+    `augment=False` takes the whole frame instead of a multi-scale crop (upstream's --no_augmentation).
     """
 
     def __init__(
@@ -144,6 +145,7 @@ class PretrainDataset(_ClipDataset):
         mask_ratio=0.9,
         window_size=(5, 10),
         voxceleb2_crop=False,
+        augment=True,
         max_fail_fraction=0.05,
         tubelet_size=2,
         patch_size=16,
@@ -158,7 +160,7 @@ class PretrainDataset(_ClipDataset):
         if lgi_region_size is not None:
             check_lgi_masking(mask_type, self.grid_size, window_size, lgi_region_size)
         self.mask_generator = make_mask_generator(mask_type, self.grid_size, mask_ratio, window_size)
-        self.transform = PretrainTransform(input_size, voxceleb2_crop)
+        self.transform = PretrainTransform(input_size, voxceleb2_crop, augment)
         self.failures = LoadFailures(len(self), max_fail_fraction)
 
     def __len__(self):

@@ -193,6 +193,15 @@ def test_voxceleb2_crop_keeps_top_centre():
     torch.testing.assert_close(video[:, 0, 0], video[:1, 80, 80].expand(16, 3))
 
 
+def test_pretraining_without_augmentation_keeps_the_whole_frame():
+    clip = random_clip(8, 64, 64)
+    assert torch.equal(PretrainTransform(64, augment=False)(clip), torch.from_numpy(clip))
+    cropped = [PretrainTransform(64)(clip) for _ in range(20)]  # some of 20 multi-scale crops zoom in
+    assert not all(torch.equal(video, torch.from_numpy(clip)) for video in cropped)
+    wide = random_clip(8, 48, 80)  # another size: the whole frame, resized
+    assert PretrainTransform(64, augment=False)(wide).shape == (8, 64, 64, 3)
+
+
 def test_eval_crops():
     wide = random_clip(2, 120, 200)
     transform = EvalTransform(160, 160, num_crops=2)

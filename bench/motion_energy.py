@@ -5,9 +5,9 @@ blinking, head motion, or sensor noise.
 
 Renders clips of the generator (datasets/synthetic.py) as the pretraining pool's, once whole and once without
 each source of motion (the same draws, that source left out), through H.264 and back as the pretraining reads
-them, takes the frames and crop the pretraining takes (8 frames 4 apart, multi-scale crop) and computes the
-motion target exactly as the model does (models/mae.py: 16-pixel patches, 2-frame tubelets, each token
-normalised over its pixels, second frame minus first).
+them, takes the frames and crop the pretraining takes (8 frames 4 apart, multi-scale crop or, with
+--no_augmentation, the whole frame) and computes the motion target exactly as the model does (models/mae.py:
+16-pixel patches, 2-frame tubelets, each token normalised over its pixels, second frame minus first).
 Its mean square over every token is the loss of predicting no motion. A source's share is how much of that the
 clip loses without it; "expression" is the part a model can predict from the visible tokens (the face's
 controls move together), head motion in part, noise not at all. Also the raw frame difference's mean square
@@ -39,13 +39,15 @@ def through_codec(frames, folder):
     return read_frames(path, list(range(len(frames))))
 
 
-def pretraining_view(frames, seed, num_frames=8, sampling_rate=4):
+def pretraining_view(frames, seed, num_frames=8, sampling_rate=4, augment=True):
     """(T, S, S, 3) uint8: the frames and the crop the pretraining would take (datasets/video_dataset.py's
-    PretrainDataset), drawn from `seed` so that every variant of a clip gets the same."""
+    PretrainDataset; the whole frame with augment=False, run_pretraining.py --no_augmentation), drawn from
+    `seed` so that every variant of a clip gets the same."""
     random.seed(seed)
     np.random.seed(seed)
     frames = np.asarray(frames)
-    return PretrainTransform(frames.shape[1])(frames[pretrain_indices(len(frames), num_frames, sampling_rate)])
+    indices = pretrain_indices(len(frames), num_frames, sampling_rate)
+    return PretrainTransform(frames.shape[1], augment=augment)(frames[indices])
 
 
 def motion_target(clip, patch_size=16):
@@ -63,7 +65,7 @@ def raw_difference(clip):
     return float(((clip[1::2] - clip[0::2]) ** 2).mean())
 
 
-def measure(size, clips, num_frames, seed):
+def measure(size, clips, num_frames, seed, augment=True):
     """{variant: (mean square of the motion target, of the raw difference)} over `clips` clips."""
     variants = {"whole": (), **{f"without {s}": (s,) for s in SOURCES}, "expression alone": SOURCES[1:]}
     sums = {name: np.zeros(2) for name in variants}
@@ -72,7 +74,7 @@ def measure(size, clips, num_frames, seed):
         for _, _, index, clip_seed, label, length, *_ in _jobs(folder, "pretrain", clips, seed, num_frames, size, 25):
             for name, without in variants.items():
                 frames = through_codec(render_clip(clip_seed, label, length, size, without=without), folder)
-                clip = pretraining_view(frames, seed * 100003 + index)
+                clip = pretraining_view(frames, seed * 100003 + index, augment=augment)
                 sums[name] += (float(motion_target(clip).pow(2).mean()), raw_difference(clip))
     return {name: (total / clips).tolist() for name, total in sums.items()}
 
@@ -83,9 +85,10 @@ def main():
     p.add_argument("--clips", type=int, default=70)
     p.add_argument("--num_frames", type=int, default=32, help="mean clip length, as datasets.synthetic's")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no_augmentation", action="store_true", help="the whole frame, as run_pretraining.py's flag")
     p.add_argument("--out", default=None, help="write the table as JSON here")
     args = p.parse_args()
-    result = measure(args.size, args.clips, args.num_frames, args.seed)
+    result = measure(args.size, args.clips, args.num_frames, args.seed, not args.no_augmentation)
     whole = result["whole"][0]
     print(f"{args.clips} clips, {args.size} px; motion target's mean square (predicting no motion), share of it")
     print("| clips | motion target | share lost | raw difference (grey^2) |\n|---|---|---|---|")

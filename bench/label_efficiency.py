@@ -48,8 +48,8 @@ COMMON = (
 ).split()
 PRETRAIN = (
     "--model pretrain_lgi_former_tiny_patch16_64 --input_size 64 --batch_size 32 --lr 1.2e-2 --min_lr 1e-4 "
-    "--opt_betas 0.9 0.95 --mask_type part_window --mask_ratio 0.9 --part_win_size 2 2 4 --warmup_epochs 2 "
-    "--save_ckpt_freq 10"
+    "--opt_betas 0.9 0.95 --mask_type part_window --mask_ratio 0.5 --part_win_size 2 2 4 --no_augmentation "
+    "--decoder_pos_order raster --warmup_epochs 2 --save_ckpt_freq 10"
 ).split()
 FINETUNE = (
     "--model lgi_former_tiny_patch16_64 --input_size 64 --short_side_size 64 --data_set synthetic --batch_size 16 "

@@ -5,9 +5,10 @@ lighting direction, sensor noise, head motion, blinking, speech-like mouth motio
 that shows one of the 7 DFEW expressions (happy, sad, neutral, angry, surprise, disgust, fear) coming and going
 in bursts, as a laugh or a sob does, with a random period, phase and intensity. Expressions are built from seven
 facial controls (brow raise, inner-brow raise, eye opening, mouth corners, mouth opening, mouth stretch, nose
-wrinkle) added to the resting face. Because resting faces vary as much as the expressions, the class is clear
-only from how the face moves; surprise/fear, angry/disgust and sad/neutral share most of their controls on
-purpose.
+wrinkle) added to the resting face, with the skin's folds and bulges (forehead and frown lines, cheeks and
+nasolabial folds, a chin boss) shading deeper as the controls that make them move. Because resting faces vary as
+much as the expressions, the class is clear only from how the face moves; surprise/fear, angry/disgust and
+sad/neutral share most of their controls on purpose.
 
     python -m datasets.synthetic --out saved/data/synthetic --num_clips 350 --num_pretrain 700 --seed 0
 
@@ -82,8 +83,8 @@ def _identity(rng, size):
         eye_size=rng.uniform(0.17, 0.23),
         mouth_width=rng.uniform(0.3, 0.42),
         rest=np.clip(rng.normal(0, 0.7, len(CONTROLS)), [-1, -1, -1, -1, 0, -1, 0], 1),
-        sway=(rng.uniform(0, 0.03 * size, 2), rng.uniform(0.05, 0.2, 2), rng.uniform(0, 2 * math.pi, 2)),
-        roll=(rng.uniform(0, 6), rng.uniform(0.03, 0.15), rng.uniform(0, 2 * math.pi)),
+        sway=(rng.uniform(0, 0.01 * size, 2), rng.uniform(0.03, 0.1, 2), rng.uniform(0, 2 * math.pi, 2)),
+        roll=(rng.uniform(0, 2), rng.uniform(0.02, 0.08), rng.uniform(0, 2 * math.pi)),
         talk=(rng.uniform(0, 0.25) * (rng.uniform() < 0.5), rng.uniform(0.4, 0.9)),
     )
 
@@ -143,6 +144,19 @@ class _Canvas:
     def polygon(self, points, color):
         cv2.fillPoly(self.frame, [self.px(*np.transpose(points))], _color(color), cv2.LINE_AA, 4)
 
+    def shade(self, blobs):
+        """Multiply the frame by 1 + the sum of Gaussian blobs (u, v, sigma_u, sigma_v, strength)."""
+        size = self.frame.shape[0]
+        ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+        dx, dy = xs - self.center[0], ys - self.center[1]
+        u = (self.cos * dx + self.sin * dy) / self.unit
+        v = (-self.sin * dx + self.cos * dy) / self.unit
+        field = np.ones((size, size), np.float32)
+        for u0, v0, su, sv, strength in blobs:
+            if strength:
+                field += strength * np.exp(-0.5 * (((u - u0) / su) ** 2 + ((v - v0) / sv) ** 2))
+        self.frame = np.clip(self.frame * field[..., None], 0, 255).astype(np.uint8)
+
 
 def _color(rgb):
     return tuple(float(c) for c in rgb)
@@ -189,12 +203,34 @@ def _draw_frame(face, controls, offset, roll_degrees):
     canvas = _Canvas(face["background"], face["center"] + offset, face["scale"], roll_degrees)
     elongation = face["elongation"]
     canvas.ellipse(0, -0.35 * elongation, 1.08, 0.95 * elongation, face["hair"])
+    jaw = 0.15 * max(mouth_open, 0) * elongation  # an open mouth drops the chin
+    canvas.ellipse(0, jaw, 0.96, elongation, face["skin"])
     canvas.ellipse(0, 0, 1.0, elongation, face["skin"])
     _draw_eyes_and_brows(canvas, face, brow, inner, eye, wrinkle)
     eye_y, nose_base = -0.15 * elongation, 0.25 * elongation
     canvas.line([(0, eye_y + 0.08), (0.03, nose_base), (0.1, nose_base)], face["skin"] * 0.7, 0.04)
     _draw_mouth(canvas, face, corner, mouth_open, stretch, wrinkle)
+    canvas.shade(_folds(elongation, brow, inner, corner, wrinkle))
     return canvas.frame
+
+
+def _folds(e, brow, inner, corner, wrinkle):
+    """The skin's folds and bulges as Gaussian shading (u, v, sigma_u, sigma_v, strength), each deepening
+    with the control that makes it: forehead lines with raised brows, a frown between lowered ones, cheeks
+    bulging and nasolabial folds with a smile, a chin boss with lowered mouth corners, a wrinkled nose."""
+    up, down, sad = max(brow, 0), max(-brow, 0) + max(-inner, 0), max(inner, 0)
+    smile, frown = max(corner, 0), max(-corner, 0)
+    blobs = [(0, v * e, 0.45, 0.06, -0.3 * up) for v in (-0.6, -0.78)]  # forehead lines
+    blobs += [(side * 0.08, -0.42 * e, 0.05, 0.12, -0.3 * down) for side in (-1, 1)]  # frown lines
+    blobs += [(0, -0.65 * e, 0.15, 0.15, -0.25 * sad)]  # the inner brows' bulge
+    for side in (-1, 1):
+        blobs += [(side * 0.5, 0.15 * e, 0.16, 0.12, 0.25 * smile)]  # cheek bulge, lit
+        # nasolabial fold: three blobs from beside the nose down to the mouth corner
+        blobs += [(side * (0.22 + 0.12 * k), (0.32 + 0.12 * k) * e, 0.05, 0.06, -0.35 * smile) for k in range(3)]
+        blobs += [(side * 0.3, 0.8 * e, 0.06, 0.1, -0.3 * frown)]  # marionette lines
+    blobs += [(0, 0.85 * e, 0.2, 0.08, -0.2 * frown)]  # chin boss
+    blobs += [(0, 0.0, 0.08, 0.1, -0.3 * max(wrinkle, 0))]  # the nose bridge's creases
+    return blobs
 
 
 def render_clip(seed, label, num_frames=32, size=160, onset=0, without=()):

@@ -50,8 +50,10 @@ def test_the_class_shows_in_the_dynamics_not_in_single_frames():
 def test_a_linear_classifier_on_any_single_frame_does_not_recover_the_class():
     """Pixels (32 x 32 grey) of the first, middle or last frame of 700 clips vs their motion energy (the mean
     absolute difference between frames two apart): the class shows in the motion; single frames stay far
-    below it (seen: 0.32 / 0.30 / 0.32 against 0.60 balanced accuracy, chance 0.14)."""
-    clips = [render_clip([11, index], index % 7, num_frames=32, size=64) for index in range(700)]
+    below it. The seed is drawn afresh on every run, so the check holds for the generator, not for one set of
+    clips (seen on seeds 5, 11, 23: 0.31-0.36 against 0.74-0.81 balanced accuracy, chance 0.14)."""
+    seed = int(np.random.default_rng().integers(1 << 31))
+    clips = [render_clip([seed, index], index % 7, num_frames=32, size=64) for index in range(700)]
     labels = np.arange(700) % 7
 
     def grey(frame):
@@ -65,7 +67,7 @@ def test_a_linear_classifier_on_any_single_frame_does_not_recover_the_class():
 
     single = {t: score(pixels[:, t]) for t in (0, 16, 31)}
     motion = score(np.abs(np.diff(pixels[:, ::2], axis=1)).mean(1))
-    assert max(single.values()) < 0.4 and motion > max(single.values()) + 0.15, (single, motion)
+    assert max(single.values()) < 0.4 and motion > max(single.values()) + 0.15, (seed, single, motion)
 
 
 def test_with_an_onset_the_face_rests_until_it():

@@ -2,25 +2,27 @@
 from appearance-only pretraining and from appearance + motion pretraining (MAE-DFER), over seeds, plus a
 supervised model given plenty of labels (the task's ceiling).
 
-    python -m bench.label_efficiency                                   # hours on 2 CPU cores; resumable
+    python -m bench.label_efficiency --jobs 2                          # hours on 2 CPU cores; resumable
     python -m bench.label_efficiency --lr_sweep 4e-3 1.6e-2 6.4e-2     # choose each start's lr on val first
 
 Every run goes through the real entry points with the quick start's recipe (scripts/quickstart.sh), for
 `--epochs` epochs as long as fold 1's train split (26 steps with the default 700 clips):
 1. `datasets.synthetic` writes the set at 64 px: `--num_clips` labelled clips (fold 1: 3/5 train, 1/5 val,
    1/5 test) and the unlabelled pool (the same pool as the quick start's: same seed).
-2. `run_pretraining.py` pretrains twice on the pool with the same command and budget, once with the motion
-   target (`--use_frame_diff_as_target true`, MAE-DFER) and once without (appearance only, as VideoMAE).
-   `--appearance_motion_checkpoint` reuses the quick start's full pretraining (REPRETRAIN=1) instead.
+2. For every seed, `run_pretraining.py` pretrains twice on the pool with the same command, budget and seed,
+   once with the motion target (`--use_frame_diff_as_target true`, MAE-DFER) and once without (appearance
+   only, as VideoMAE).
 3. For each seed and labelled-set size k, train.csv holds k clips per class of fold 1's train split (the seed
    picks them), repeated (as links) so that every run makes the same number of steps per epoch; val and test
-   are fold 1's. `run_finetuning.py` fine-tunes from each start with the same recipe and budget, each start at
-   its own learning rate (`--lr_scratch`, `--lr_pretrained`). Reported: the last checkpoint's test UAR on the
-   whole test split.
+   are fold 1's. `run_finetuning.py` fine-tunes from that seed's pretrainings and from scratch with the same
+   recipe, budget and seed, each start at its own learning rate (`--lr_scratch`, `--lr_pretrained`).
+   Reported: the last checkpoint's test UAR on the whole test split.
 4. The ceiling: the same recipe on a separate set with `--ceiling_per_class` labelled clips per class, for
-   `--ceiling_epochs`, from scratch and from MAE-DFER pretraining (each at its learning rate).
-Tables (mean +- std over seeds) and the plot go to <out>/label_efficiency.{md,png}. Finished runs
-(test_last/metrics.json present) are not run again.
+   `--ceiling_epochs`, from scratch and from the first seed's MAE-DFER pretraining (each at its learning rate).
+Tables (mean +- std over seeds) and the plot go to <out>/label_efficiency.{md,png}, the pretraining losses of
+every seed against the loss of predicting no motion to <out>/pretraining_losses.png. Finished runs
+(test_last/metrics.json or the last pretraining checkpoint present) are not run again; `--jobs` runs that many
+at once, the cores shared between them.
 
 `--lr_sweep LR ...` instead fine-tunes every start on fold 1 with k = 60 at each base lr and prints the
 validation UAR (mean of the last 5 epochs) per start and lr: the lr of each start is the best of its row.
@@ -32,11 +34,14 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from bench.motion_energy import motion_target, pretraining_view
 from datasets.annotations import read_annotations, write_annotations
+from datasets.video_io import open_video
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTS = ("scratch", "appearance", "appearance_motion")
@@ -59,16 +64,26 @@ FINETUNE = (
 ).split()
 
 
-def run(command, log):
+def run(command, log, threads=None):
     """Run an entry point with its output in `log`; stop the benchmark with the log's tail on failure."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)} if threads else None
     start = time.time()
     with open(log, "w") as f:
-        done = subprocess.run([sys.executable, *command], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+        done = subprocess.run([sys.executable, *command], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=env)
     if done.returncode:
         tail = "\n".join(log.read_text().splitlines()[-5:])
         raise SystemExit(f"error: {command[0]} failed, see {log}:\n{tail}")
     return time.time() - start
+
+
+def run_all(runs, jobs):
+    """Run the (command, output folder) pairs, `jobs` at a time, the cores shared between them."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ThreadPoolExecutor(jobs) as pool:
+        waiting = [pool.submit(run, command, out / "run.log", threads) for command, out in runs]
+        for (command, out), job in zip(runs, waiting, strict=True):
+            print(f"{command[0]} {out.name}: {job.result() / 60:.1f} min", flush=True)
 
 
 def generate(out, num_clips, num_pretrain, seed):
@@ -76,14 +91,21 @@ def generate(out, num_clips, num_pretrain, seed):
     run(command + ["--num_clips", str(num_clips), "--num_pretrain", str(num_pretrain)], out / "generate.log")
 
 
-def pretrain(data, out, motion, epochs):
-    checkpoint = out / f"checkpoint-{epochs - 1}.pth"
-    if not checkpoint.exists():
-        command = ["run_pretraining.py", *PRETRAIN, *COMMON, "--data_path", str(data / "pretrain.csv")]
-        command += ["--epochs", str(epochs), "--use_frame_diff_as_target", str(motion).lower()]
-        seconds = run(command + ["--output_dir", str(out)], out / "run.log")
-        print(f"pretrained {out.name} in {seconds / 60:.1f} min", flush=True)
-    return checkpoint
+def pretrain_command(data, out, motion, epochs, seed):
+    command = ["run_pretraining.py", *PRETRAIN, *COMMON, "--data_path", str(data / "pretrain.csv")]
+    command += ["--epochs", str(epochs), "--use_frame_diff_as_target", str(motion).lower(), "--seed", str(seed)]
+    return command + ["--output_dir", str(out)]
+
+
+def zero_motion_loss(data, clips=200):
+    """The motion loss of predicting no motion: the motion target's mean square on the pool's first `clips`
+    clips, taken as the pretraining takes them (bench/motion_energy.py)."""
+    losses = []
+    for i, sample in enumerate(read_annotations(data / "pretrain.csv")[:clips]):
+        video = open_video(sample.path)
+        clip = pretraining_view(video.read(list(range(len(video)))), i, augment=False)
+        losses.append(float(motion_target(clip).pow(2).mean()))
+    return float(np.mean(losses))
 
 
 def subset(split, out, per_class, seed, repeat_to):
@@ -112,16 +134,18 @@ def subset(split, out, per_class, seed, repeat_to):
     return out
 
 
-def finetune(split, out, init, lr, epochs):
+def finetune_command(split, out, init, lr, epochs, seed):
+    command = ["run_finetuning.py", *FINETUNE, *COMMON, "--data_path", str(split), "--output_dir", str(out)]
+    command += ["--epochs", str(epochs), "--lr", str(lr), "--seed", str(seed)]
+    return command + (["--finetune", str(init)] if init else [])
+
+
+def finetune_result(out):
     """Test metrics of the last checkpoint, plus the validation UAR of every epoch."""
-    metrics = out / "test_last" / "metrics.json"
-    if not metrics.exists():
-        command = ["run_finetuning.py", *FINETUNE, *COMMON, "--data_path", str(split), "--output_dir", str(out)]
-        command += ["--epochs", str(epochs), "--lr", str(lr)] + (["--finetune", str(init)] if init else [])
-        run(command, out / "run.log")
     log = [json.loads(line) for line in (out / "log.txt").read_text().splitlines()]
     seconds = sum(r["train_epoch_time_s"] for r in log)
-    return {**json.loads(metrics.read_text()), "val_uar": [r["val_uar"] for r in log], "train_seconds": seconds}
+    metrics = json.loads((out / "test_last" / "metrics.json").read_text())
+    return {**metrics, "val_uar": [r["val_uar"] for r in log], "train_seconds": seconds}
 
 
 def table(results, sizes, ceiling):
@@ -159,14 +183,29 @@ def plot(path, results, sizes):
     fig.savefig(path, dpi=120)
 
 
-def lr_sweep(args, fold, inits, repeat_to):
-    split = subset(fold, args.out / "splits" / "seed0_k60", 60, 0, repeat_to)
-    for start in STARTS:
-        cells = []
-        for lr in args.lr_sweep:
-            metrics = finetune(split, args.out / "lr_sweep" / f"{start}_lr{lr:g}", inits[start], lr, args.epochs)
-            cells.append(f"lr {lr:g}: val UAR {np.mean(metrics['val_uar'][-5:]):.1f}")
-        print(f"{NAMES[start]}: " + ", ".join(cells), flush=True)
+def plot_pretraining(path, folders, zero_motion):
+    """Appearance and motion loss per epoch of every pretraining, the loss of predicting no motion dotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (appearance, motion) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for (start, seed), folder in folders.items():
+        log = [json.loads(line) for line in (folder / "log.txt").read_text().splitlines()]
+        style = {"color": "C2" if start == "appearance_motion" else "C1", "alpha": 0.9, "linewidth": 1.2}
+        label = NAMES[start] if seed == min(s for _, s in folders) else None
+        epochs = [r["epoch"] + 1 for r in log]
+        appearance.plot(epochs, [r["train_appearance"] for r in log], label=label, **style)
+        if start == "appearance_motion":
+            motion.plot(epochs, [r["train_motion"] for r in log], label=label, **style)
+    motion.axhline(zero_motion, color="grey", linestyle=":", label="predicting no motion")
+    for ax, name in ((appearance, "appearance loss"), (motion, "motion loss")):
+        ax.set_xlabel("pretraining epoch")
+        ax.set_ylabel(f"{name} (training, masked tokens)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def main(argv=None):
@@ -176,58 +215,95 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--num_clips", type=int, default=700, help="labelled clips (fold 1 trains on 3/5)")
     p.add_argument("--num_pretrain", type=int, default=3000)
-    p.add_argument("--pretrain_epochs", type=int, default=100)
-    p.add_argument("--appearance_motion_checkpoint", default=None, help="reuse this MAE-DFER pretraining")
+    p.add_argument("--pretrain_epochs", type=int, default=50)
     p.add_argument("--epochs", type=int, default=30, help="fine-tuning epochs of every run")
     p.add_argument("--lr_scratch", type=float, default=4e-3, help="base lr from scratch (chosen on val)")
     p.add_argument("--lr_pretrained", type=float, default=1.6e-2, help="base lr from pretraining (chosen on val)")
     p.add_argument("--lr_sweep", type=float, nargs="+", default=None, help="only compare these base lrs on val")
     p.add_argument("--ceiling_per_class", type=int, default=300, help="labelled clips per class (0: skip)")
     p.add_argument("--ceiling_epochs", type=int, default=60, help="from scratch it needs long: docs/quickstart.md")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once, the cores shared between them")
     args = p.parse_args(argv)
     start_time = time.time()
     data = args.out / "data"
     generate(data, args.num_clips, args.num_pretrain, seed=0)
-    inits = {
-        "scratch": None,
-        "appearance": pretrain(data, args.out / "pretrain_appearance", False, args.pretrain_epochs),
-        "appearance_motion": args.appearance_motion_checkpoint
-        or pretrain(data, args.out / "pretrain_appearance_motion", True, args.pretrain_epochs),
+    pretrained = {
+        (start, seed): args.out / f"pretrain_{start}_seed{seed}" for start in STARTS[1:] for seed in args.seeds
     }
+    last = f"checkpoint-{args.pretrain_epochs - 1}.pth"
+    run_all(
+        [
+            (pretrain_command(data, out, start == "appearance_motion", args.pretrain_epochs, seed), out)
+            for (start, seed), out in pretrained.items()
+            if not (out / last).exists()
+        ],
+        args.jobs,
+    )
+    inits = {(start, seed): None for seed in args.seeds for start in STARTS[:1]}
+    inits.update({key: out / last for key, out in pretrained.items()})
+    lrs = {start: args.lr_scratch if start == "scratch" else args.lr_pretrained for start in STARTS}
     fold = data / "split01"
     repeat_to = len(read_annotations(fold / "train.csv"))
+    runs = {}  # output folder: command
     if args.lr_sweep:
-        lr_sweep(args, fold, inits, repeat_to)
+        split = subset(fold, args.out / "splits" / "seed0_k60", 60, 0, repeat_to)
+        for start in STARTS:
+            for lr in args.lr_sweep:
+                out = args.out / "lr_sweep" / f"{start}_lr{lr:g}"
+                runs[out] = finetune_command(split, out, inits[start, args.seeds[0]], lr, args.epochs, 0)
+    else:
+        for seed in args.seeds:
+            for k in args.per_class:
+                split = subset(fold, args.out / "splits" / f"seed{seed}_k{k}", k, seed, repeat_to)
+                for start in STARTS:
+                    out = args.out / "runs" / f"seed{seed}_k{k}_{start}"
+                    runs[out] = finetune_command(split, out, inits[start, seed], lrs[start], args.epochs, seed)
+        if args.ceiling_per_class:
+            big = args.out / "data_ceiling"
+            generate(big, args.ceiling_per_class * 7 * 5 // 3, 0, seed=1)
+            for start in ("scratch", "appearance_motion"):
+                out = args.out / "runs" / f"ceiling_{start}_e{args.ceiling_epochs}"
+                init = inits[start, args.seeds[0]]
+                runs[out] = finetune_command(big / "split01", out, init, lrs[start], args.ceiling_epochs, 0)
+    run_all(
+        [(command, out) for out, command in runs.items() if not (out / "test_last" / "metrics.json").exists()],
+        args.jobs,
+    )
+    if args.lr_sweep:
+        for start in STARTS:
+            cells = []
+            for lr in args.lr_sweep:
+                val_uar = finetune_result(args.out / "lr_sweep" / f"{start}_lr{lr:g}")["val_uar"]
+                cells.append(f"lr {lr:g}: val UAR {np.mean(val_uar[-5:]):.1f}")
+            print(f"{NAMES[start]}: " + ", ".join(cells), flush=True)
         return
-    lrs = {start: args.lr_scratch if start == "scratch" else args.lr_pretrained for start in STARTS}
-    results = {start: {k: [] for k in args.per_class} for start in STARTS}
-    for seed in args.seeds:
-        for k in args.per_class:
-            split = subset(fold, args.out / "splits" / f"seed{seed}_k{k}", k, seed, repeat_to)
-            for start in STARTS:
-                run_dir = args.out / "runs" / f"seed{seed}_k{k}_{start}"
-                metrics = finetune(split, run_dir, inits[start], lrs[start], args.epochs)
-                results[start][k].append(metrics)
-                print(f"seed {seed}, {k} per class, {NAMES[start]}: test UAR {metrics['uar']:.1f}", flush=True)
+    results = {
+        start: {
+            k: [finetune_result(args.out / "runs" / f"seed{seed}_k{k}_{start}") for seed in args.seeds]
+            for k in args.per_class
+        }
+        for start in STARTS
+    }
     ceiling = {}
     if args.ceiling_per_class:
-        big = args.out / "data_ceiling"
-        generate(big, args.ceiling_per_class * 7 * 5 // 3, 0, seed=1)
-        per_class = len(read_annotations(big / "split01" / "train.csv")) // 7
+        per_class = len(read_annotations(args.out / "data_ceiling" / "split01" / "train.csv")) // 7
         for start in ("scratch", "appearance_motion"):
-            run_dir = args.out / "runs" / f"ceiling_{start}_e{args.ceiling_epochs}"
-            metrics = finetune(big / "split01", run_dir, inits[start], lrs[start], args.ceiling_epochs)
+            metrics = finetune_result(args.out / "runs" / f"ceiling_{start}_e{args.ceiling_epochs}")
             ceiling[start] = {**metrics, "per_class": per_class, "epochs": args.ceiling_epochs}
-    runs = [r for start in STARTS for k in args.per_class for r in results[start][k]] + list(ceiling.values())
-    train_hours = sum(r["train_seconds"] for r in runs) / 3600
+    finished = [r for start in STARTS for k in args.per_class for r in results[start][k]] + list(ceiling.values())
+    train_hours = sum(r["train_seconds"] for r in finished) / 3600
+    zero_motion = zero_motion_loss(data)
     report = table(results, args.per_class, ceiling)
     report += (
-        f"\n\nSeeds {args.seeds}; fine-tuning epochs summed over the {len(runs)} runs: {train_hours:.1f} h on "
-        f"{os.cpu_count()} cores (pretraining, validation and tests not counted); this invocation took "
-        f"{(time.time() - start_time) / 3600:.1f} h (finished runs are reused)."
+        f"\n\nSeeds {args.seeds}, pretraining {args.pretrain_epochs} epochs per start and seed; the motion loss of "
+        f"predicting no motion {zero_motion:.3f}. Fine-tuning epochs summed over the {len(finished)} runs: "
+        f"{train_hours:.1f} h on {os.cpu_count()} cores, {args.jobs} run(s) at once (pretraining, validation and "
+        f"tests not counted); this invocation took {(time.time() - start_time) / 3600:.1f} h (finished runs are "
+        "reused)."
     )
     (args.out / "label_efficiency.md").write_text(report + "\n")
     plot(args.out / "label_efficiency.png", results, args.per_class)
+    plot_pretraining(args.out / "pretraining_losses.png", pretrained, zero_motion)
     print(report)
 
 

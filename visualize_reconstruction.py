@@ -11,7 +11,8 @@ reconstructed. <output>/<clip>.png rows: input frames, the masked input as the e
 appearance with the visible patches pasted back, the motion target and the predicted motion (one column per
 tubelet); <clip>.mp4 shows the same panels frame by frame. Per-patch normalised predictions are scaled back
 with the clip's own patch mean and std, as VideoMAE's visualisation does. reconstruction.json lists the clips
-with their appearance and motion losses on the masked tokens.
+with their appearance and motion losses on the masked tokens and what predicting zero (each patch's mean, no
+motion) would cost; the last line says which share of that the model explains over all clips.
 """
 
 import argparse
@@ -110,13 +111,24 @@ def main(args):
             x, mask, pred, model.patch_size, model.tubelet_size, model.normalize_target, model.frame_diff_target
         )
         save_reconstruction(views, 0, output / f"{name}.png", output / f"{name}.mp4", fps=args.fps)
+        _, nothing = model.loss(x, mask, torch.zeros_like(pred))  # each patch's mean and no motion predicted
         losses = {"loss": loss.item(), **{k: v.item() for k, v in parts.items()}}
-        records.append({"clip": name, "path": path, **losses})
+        records.append(
+            {"clip": name, "path": path, **losses, **{f"{k}_predicting_zero": v.item() for k, v in nothing.items()}}
+        )
         print(
             f"{name}: loss {losses['loss']:.4f} (appearance {losses['appearance']:.4f}, motion {losses['motion']:.4f})"
         )
     settings = dict(sampling_rate=rate, mask_type=mask_type, mask_ratio=ratio, window=list(window), seed=args.seed)
-    summary = {"checkpoint": str(args.checkpoint), **settings, "clips": records}
+    explained = {
+        part: 1 - np.mean([r[part] for r in records]) / np.mean([r[f"{part}_predicting_zero"] for r in records])
+        for part in parts
+    }
+    print(
+        f"over {len(records)} clips, share of the masked target explained (against predicting each patch's mean "
+        "and no motion): " + ", ".join(f"{part} {share:.1%}" for part, share in explained.items())
+    )
+    summary = {"checkpoint": str(args.checkpoint), **settings, "explained": explained, "clips": records}
     (output / "reconstruction.json").write_text(json.dumps(summary, indent=1))
     print(f"wrote {len(records)} reconstructions to {output}")
     return summary

@@ -98,6 +98,9 @@ def test_reconstruction_of_a_video_a_frame_folder_and_an_annotation_file(files, 
         assert len(video) == 16 and video.read([0]).shape == (1, 148, 5 * 128, 3)
     record = json.loads((tmp_path / "reconstruction.json").read_text())
     assert record["seed"] == 3 and all(c["appearance"] > 0 and c["motion"] > 0 for c in record["clips"])
+    for part in ("appearance", "motion"):  # against predicting zero: each patch's mean, no motion
+        loss, zero = (np.mean([c[key] for c in record["clips"]]) for key in (part, f"{part}_predicting_zero"))
+        assert zero > 0 and record["explained"][part] == pytest.approx(1 - loss / zero)
 
 
 def test_the_same_seed_draws_the_same_masks_and_another_seed_others(files, tmp_path):

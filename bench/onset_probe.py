@@ -1,15 +1,17 @@
 """Does a pretrained encoder tell an expression's onset from the resting face? A frozen-feature linear probe.
 
-    python -m bench.onset_probe appearance=A0.pth appearance=A1.pth appearance_motion=M0.pth appearance_motion=M1.pth
+    python -m bench.onset_probe appearance=A0.pth appearance=A1.pth appearance_motion=M0.pth \
+        appearance_motion=M1.pth
 
 Generates faces that rest for the first half of each video and then show their class in bursts
 (`datasets.synthetic --onset 0.5`, seed 2: identities no pretraining saw), cuts every video at the onset into a
 resting clip (label 0) and an expressive one (label 1), and keeps fold 1's train / val / test assignment, so
-that no identity is on both sides. Each resting face already holds an expression of its own (resting controls
-vary as much as the expressions), so a single frame says little: what tells the halves apart is how the face
-moves. For every checkpoint, `extract_features.py` then `run_probe.py --probe linear` (its C chosen on val);
-reported: test UAR of the two-way probe on pooled features, mean +- std over the checkpoints given the same
-name (seeds). Writes <out>/onset_probe.md.
+that no identity is on both sides. Neutral faces are left out: their expression is their resting face. Each
+resting face already holds an expression of its own (resting controls vary as much as the expressions), so a
+single frame says little: what tells the halves apart is how the face moves. For every checkpoint,
+`extract_features.py` then `run_probe.py --probe linear` (its C chosen on val); reported: test UAR of the
+two-way probe on pooled features, mean +- std over the checkpoints given the same name (seeds). Writes
+<out>/onset_probe.md.
 """
 
 import argparse
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets.annotations import read_annotations, write_annotations
+from datasets.labels import DFEW_CLASSES
 from datasets.video_io import open_video, write_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +50,8 @@ def onset_split(out, num_clips, num_frames):
     for name in ("train", "val", "test"):
         rows = []
         for sample in read_annotations(data / "mp4" / "split01" / f"{name}.csv"):
+            if DFEW_CLASSES[sample.label] == "neutral":
+                continue
             video = open_video(sample.path)
             frames = video.read(list(range(len(video))))
             onset = round(ONSET * len(frames))  # as datasets.synthetic places it
@@ -78,7 +83,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoints", nargs="+", help="NAME=CHECKPOINT; the same name for seeds of one start")
     p.add_argument("--out", type=Path, default=Path("saved/bench/onset_probe"))
-    p.add_argument("--num_clips", type=int, default=350, help="generated videos (fold 1: 3/5 train)")
+    p.add_argument("--num_clips", type=int, default=700, help="generated videos (fold 1: 3/5 train)")
     p.add_argument("--num_frames", type=int, default=64, help="mean video length; each half is about 32 frames")
     args = p.parse_args(argv)
     split = onset_split(args.out, args.num_clips, args.num_frames)

@@ -11,10 +11,11 @@ resting face already holds an expression of its own (resting controls vary as mu
 single frame says little: what tells the halves apart is how the face moves. For every checkpoint,
 `extract_features.py` then `run_probe.py --probe linear` (its C chosen on val); reported: test UAR of the
 two-way probe on pooled features, mean +- std over the checkpoints given the same name (seeds). Writes
-<out>/onset_probe.md.
+<out>/onset_probe.md; a checkpoint already probed (the same file, unchanged) is not probed again.
 """
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -88,11 +89,13 @@ def main(argv=None):
     args = p.parse_args(argv)
     split = onset_split(args.out, args.num_clips, args.num_frames)
     uars = defaultdict(list)
-    for i, pair in enumerate(args.checkpoints):
+    for pair in args.checkpoints:
         name, sep, checkpoint = pair.partition("=")
         if not sep or not Path(checkpoint).is_file():
             raise SystemExit(f"error: {pair}: expected NAME=CHECKPOINT with an existing checkpoint file")
-        uars[name].append(probe(split, checkpoint, args.out / "runs" / f"{i:02d}_{name}"))
+        stat = Path(checkpoint).resolve().stat()  # a run is reused only for the same file, unchanged
+        key = hashlib.sha1(f"{Path(checkpoint).resolve()} {stat.st_size} {stat.st_mtime_ns}".encode()).hexdigest()
+        uars[name].append(probe(split, checkpoint, args.out / "runs" / f"{name}_{key[:10]}"))
         print(f"{checkpoint}: test UAR {uars[name][-1]:.1f}", flush=True)
     tests = len(read_annotations(split / "test.csv"))
     lines = [f"Rest vs expression, linear probe on frozen pooled features, test UAR (%) on {tests} clips:", ""]

@@ -36,7 +36,7 @@ def checkpoint(tmp_path_factory):
 
 def face_video(path, faceless=slice(0, 0), num_frames=72):
     """A generated talking face; frames in `faceless` show only the background (the face left)."""
-    frames = render_clip(2, 0, num_frames=num_frames, size=160)  # an identity Haar finds in every frame
+    frames = render_clip(3, 0, num_frames=num_frames, size=160)  # an identity Haar finds in every frame
     frames[faceless] = frames[faceless][:, :1, :1]  # flat background colour
     write_video(path, frames, fps=25)
     return path

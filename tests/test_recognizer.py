@@ -37,7 +37,7 @@ def checkpoint(tmp_path_factory):
 @pytest.fixture(scope="module")
 def face_video(tmp_path_factory):
     """72 frames of a talking face that Haar finds, leaving the picture for frames 36-71."""
-    frames = render_clip(2, 0, num_frames=72, size=160)
+    frames = render_clip(3, 0, num_frames=72, size=160)
     frames[36:] = frames[36:, :1, :1]
     path = tmp_path_factory.mktemp("video") / "talk.mp4"
     write_video(path, frames, fps=25)

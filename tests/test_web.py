@@ -54,7 +54,7 @@ needs_browser = pytest.mark.skipif(_browser_missing() is not None, reason=str(_b
 
 
 def face_video(path, num_frames=72, identity=0):
-    write_video(path, render_clip(2, identity, num_frames=num_frames, size=160), fps=25)
+    write_video(path, render_clip(8, identity, num_frames=num_frames, size=160), fps=25)  # Haar finds it
     return path
 
 
@@ -116,7 +116,7 @@ def test_the_frame_rate_is_the_packets_not_the_header(tmp_path):
 
 def test_a_video_browsers_cannot_play_gets_a_preview_they_can(tmp_path):
     avi = tmp_path / "talk.avi"
-    write_video(avi, render_clip(2, 0, num_frames=30, size=400)[:, :, :300], fps=25, codec="mpeg4")  # 400 x 300
+    write_video(avi, render_clip(8, 0, num_frames=30, size=400)[:, :, :300], fps=25, codec="mpeg4")  # 400 x 300
     assert browser_plays(face_video(tmp_path / "talk.mp4")) and not browser_plays(avi)
     assert not browser_plays(tmp_path / "missing.mp4")
     write_preview(avi, tmp_path / "preview.mp4")

@@ -140,9 +140,14 @@ def finetune_command(split, out, init, lr, epochs, seed):
     return command + (["--finetune", str(init)] if init else [])
 
 
+def read_log(out):
+    """The per-epoch records of a run's log.txt."""
+    return [json.loads(line) for line in (out / "log.txt").read_text().splitlines()]
+
+
 def finetune_result(out):
     """Test metrics of the last checkpoint, plus the validation UAR of every epoch."""
-    log = [json.loads(line) for line in (out / "log.txt").read_text().splitlines()]
+    log = read_log(out)
     seconds = sum(r["train_epoch_time_s"] for r in log)
     metrics = json.loads((out / "test_last" / "metrics.json").read_text())
     return {**metrics, "val_uar": [r["val_uar"] for r in log], "train_seconds": seconds}
@@ -192,7 +197,7 @@ def plot_pretraining(path, folders, zero_motion):
 
     fig, (appearance, motion) = plt.subplots(1, 2, figsize=(9, 3.6))
     for (start, seed), folder in folders.items():
-        log = [json.loads(line) for line in (folder / "log.txt").read_text().splitlines()]
+        log = read_log(folder)
         style = {"color": "C2" if start == "appearance_motion" else "C1", "alpha": 0.9, "linewidth": 1.2}
         label = NAMES[start] if seed == min(s for _, s in folders) else None
         epochs = [r["epoch"] + 1 for r in log]

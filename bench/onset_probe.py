@@ -11,34 +11,23 @@ resting face already holds an expression of its own (resting controls vary as mu
 single frame says little: what tells the halves apart is how the face moves. For every checkpoint,
 `extract_features.py` then `run_probe.py --probe linear` (its C chosen on val); reported: test UAR of the
 two-way probe on pooled features, mean +- std over the checkpoints given the same name (seeds). Writes
-<out>/onset_probe.md; a checkpoint already probed (the same file, unchanged) is not probed again.
+<out>/onset_probe.md; a checkpoint already probed (the same bytes) is not probed again.
 """
 
 import argparse
-import hashlib
 import json
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from bench.label_efficiency import run
 from datasets.annotations import read_annotations, write_annotations
 from datasets.labels import DFEW_CLASSES
 from datasets.video_io import open_video, write_video
+from inference.model_cache import checkpoint_key
 
-ROOT = Path(__file__).resolve().parents[1]
 ONSET = 0.5
-
-
-def run(command, log):
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as f:
-        done = subprocess.run([sys.executable, *command], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
-    if done.returncode:
-        tail = "\n".join(log.read_text().splitlines()[-5:])
-        raise SystemExit(f"error: {command[0]} failed, see {log}:\n{tail}")
 
 
 def onset_split(out, num_clips, num_frames):
@@ -93,8 +82,7 @@ def main(argv=None):
         name, sep, checkpoint = pair.partition("=")
         if not sep or not Path(checkpoint).is_file():
             raise SystemExit(f"error: {pair}: expected NAME=CHECKPOINT with an existing checkpoint file")
-        stat = Path(checkpoint).resolve().stat()  # a run is reused only for the same file, unchanged
-        key = hashlib.sha1(f"{Path(checkpoint).resolve()} {stat.st_size} {stat.st_mtime_ns}".encode()).hexdigest()
+        key = checkpoint_key(checkpoint)  # a run is reused only for the same weights
         uars[name].append(probe(split, checkpoint, args.out / "runs" / f"{name}_{key[:10]}"))
         print(f"{checkpoint}: test UAR {uars[name][-1]:.1f}", flush=True)
     tests = len(read_annotations(split / "test.csv"))

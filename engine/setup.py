@@ -5,7 +5,7 @@ import os
 
 import torch
 
-from system.cpu import bf16_features
+from system.cpu import bf16_features, no_bf16_reason
 
 
 def str2bool(value):
@@ -29,7 +29,7 @@ def parse_amp(choice, device):
     """Mixed-precision dtype: 'auto' is fp16 on GPUs (upstream) and off on CPUs; bf16 on a CPU needs its bf16
     instructions (system/cpu.py), without which it runs about 100x slower than float32."""
     if choice == "bf16" and device.type == "cpu" and not bf16_features():
-        raise ValueError("--amp bf16: this CPU has no bf16 instructions (AVX512_BF16 or AMX-BF16); use --amp none")
+        raise ValueError(f"--amp bf16: {no_bf16_reason()}; use --amp none")
     if choice == "auto":
         return torch.float16 if device.type == "cuda" else None
     return {"fp16": torch.float16, "bf16": torch.bfloat16, "none": None}[choice]

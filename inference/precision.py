@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from system.cpu import bf16_features, cpu_features, int8_features
+from system.cpu import bf16_features, cpu_features, int8_features, no_bf16_reason
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 FAST_MIN_WIDTH = 256  # narrower models stay in float32: bf16 ran the tiny LGI-Former (width 128) at 0.87x float32's
@@ -68,8 +68,8 @@ def choose_precision(requested, device, features=None, width=None):
         raise PrecisionError("--precision fp16 is for GPUs; on a CPU use auto, bf16 or int8")
     if requested == "bf16" and not bf16:
         raise PrecisionError(
-            "--precision bf16: this CPU has no bf16 instructions (AVX512_BF16 or AMX-BF16), where bf16 runs about "
-            "100x slower than float32; use --precision auto"
+            f"--precision bf16: {no_bf16_reason(features)}, where bf16 runs about 100x slower than float32; "
+            "use --precision auto"
         )
     if requested != "auto":
         return PrecisionChoice(requested, "asked for")
@@ -81,7 +81,7 @@ def choose_precision(requested, device, features=None, width=None):
     if int8 and ACCURATE["int8"]:
         return PrecisionChoice("int8", f"auto: this CPU multiplies int8 fast ({', '.join(int8)})")
     why_not = [
-        "bf16 missed the accuracy goal" if bf16 else "no bf16 instructions",
+        "bf16 missed the accuracy goal" if bf16 else no_bf16_reason(features),
         "int8 missed the accuracy goal" if int8 else "no VNNI for int8 to pay",
     ]
     return PrecisionChoice("fp32", f"auto: {', '.join(why_not)}")

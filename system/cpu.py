@@ -2,13 +2,23 @@
 
 The features come from CPUID as PyTorch's cpuinfo reads it (what this process can execute, also under an emulator
 such as `qemu-x86_64 -cpu Haswell-noTSX`), else from /proc/cpuinfo's flags. Without AVX512_BF16 or AMX-BF16 (Xeons
-before Cooper Lake, EPYCs before Zen 4, AVX2-only CPUs) PyTorch emulates bf16 about 100x slower than float32.
+before Cooper Lake, EPYCs before Zen 4, AVX2-only CPUs) PyTorch emulates bf16 about 100x slower than float32,
+and so it does where ONEDNN_MAX_CPU_ISA holds oneDNN, which runs PyTorch's bf16 products, below the bf16 kernels.
 """
+
+import os
 
 import torch
 
 BF16_FEATURES = ("amx_bf16", "avx512_bf16")
 INT8_FEATURES = ("amx_int8", "avx512_vnni", "avx_vnni")  # exact, fast uint8 x int8 products in ONNX Runtime
+# oneDNN's instruction-set levels (values of ONEDNN_MAX_CPU_ISA), lowest first, and the lowest that runs each bf16
+# feature's kernels; an unknown value (ALL, DEFAULT, a newer level) caps nothing.
+ONEDNN_LEVELS = (
+    "SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI", "AVX512_CORE_BF16",
+    "AVX10_1_512", "AVX512_CORE_FP16", "AVX10_1_512_AMX", "AVX512_CORE_AMX",
+)  # fmt: skip
+BF16_LEVEL = {"avx512_bf16": "AVX512_CORE_BF16", "amx_bf16": "AVX10_1_512_AMX"}
 
 
 def cpu_features():
@@ -26,10 +36,21 @@ def cpu_features():
     return set()
 
 
-def bf16_features(features=None):
-    """The bf16 instruction sets among `features` (default: this CPU's), sorted; empty where bf16 is slow."""
+def bf16_features(features=None, onednn_max_isa=None):
+    """The bf16 instruction sets among `features` (default: this CPU's) that oneDNN may use under its cap
+    (default: $ONEDNN_MAX_CPU_ISA), sorted; empty where bf16 is slow."""
     features = cpu_features() if features is None else features
-    return sorted(f for f in BF16_FEATURES if f in features)
+    cap = (onednn_max_isa or os.environ.get("ONEDNN_MAX_CPU_ISA", "")).upper()
+    top = ONEDNN_LEVELS.index(cap) if cap in ONEDNN_LEVELS else len(ONEDNN_LEVELS)
+    return sorted(f for f in BF16_FEATURES if f in features and ONEDNN_LEVELS.index(BF16_LEVEL[f]) <= top)
+
+
+def no_bf16_reason(features=None):
+    """Why bf16_features(features) is empty, in a few words."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    if cap and bf16_features(features, onednn_max_isa="ALL"):
+        return f"ONEDNN_MAX_CPU_ISA={cap} holds oneDNN below its bf16 kernels"
+    return "no bf16 instructions on this CPU (AVX512_BF16 or AMX-BF16)"
 
 
 def int8_features(features=None):

@@ -56,13 +56,29 @@ def test_auto_takes_the_fast_path_only_where_the_cpu_has_it(features, width, exp
     assert choice.autocast_dtype == (torch.bfloat16 if expected == "bf16" else None)
 
 
+@pytest.mark.parametrize(
+    "cap, expected",
+    [("AVX2", []), ("AVX512_CORE_BF16", ["avx512_bf16"]), ("AVX512_CORE_AMX", ["amx_bf16", "avx512_bf16"]),
+     ("ALL", ["amx_bf16", "avx512_bf16"])],
+)  # fmt: skip
+def test_a_onednn_cap_below_the_bf16_kernels_takes_bf16_away(monkeypatch, cap, expected):
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)  # bench/avx2.sh runs this machine as an AVX2 CPU with it
+    assert bf16_features(AMX_XEON) == expected
+    choice = choose_precision("auto", "cpu", AMX_XEON, 512)
+    assert choice.precision == ("bf16" if expected else "fp32")
+    if not expected:
+        assert choice.reason.startswith("auto: ONEDNN_MAX_CPU_ISA=AVX2 holds oneDNN below its bf16 kernels")
+        with pytest.raises(PrecisionError, match="^--precision bf16: ONEDNN_MAX_CPU_ISA=AVX2 holds oneDNN below"):
+            choose_precision("bf16", "cpu", AMX_XEON, 512)
+
+
 def test_auto_falls_back_to_float32_where_a_path_missed_the_accuracy_goal(monkeypatch):
     monkeypatch.setitem(precision_module.ACCURATE, "bf16", False)
     monkeypatch.setitem(precision_module.ACCURATE, "int8", False)
     assert choose_precision("auto", "cpu", AMX_XEON, 512).precision == "fp32"
     assert (
         choose_precision("auto", "cpu", CASCADE_LAKE, 512).reason
-        == "auto: no bf16 instructions, int8 missed the accuracy goal"
+        == "auto: no bf16 instructions on this CPU (AVX512_BF16 or AMX-BF16), int8 missed the accuracy goal"
     )
     monkeypatch.setitem(precision_module.ACCURATE, "int8", True)
     assert choose_precision("auto", "cpu", AMX_XEON, 512).precision == "int8"
@@ -75,8 +91,8 @@ def test_auto_falls_back_to_float32_where_a_path_missed_the_accuracy_goal(monkey
 @pytest.mark.parametrize(
     "requested, device, features, message",
     [
-        ("bf16", "cpu", HASWELL, "this CPU has no bf16 instructions"),
-        ("bf16", "cpu", SKYLAKE, "this CPU has no bf16 instructions"),
+        ("bf16", "cpu", HASWELL, "no bf16 instructions on this CPU"),
+        ("bf16", "cpu", SKYLAKE, "no bf16 instructions on this CPU"),
         ("fp16", "cpu", AMX_XEON, "fp16 is for GPUs"),
         ("int8", "cuda", set(), "int8 runs on the CPU"),
         ("int4", "cpu", AMX_XEON, "unknown precision 'int4'"),
@@ -99,7 +115,7 @@ def test_on_a_gpu_auto_takes_its_16_bit_path(monkeypatch):
 def test_the_demo_refuses_bf16_on_a_cpu_without_it_in_one_line(tmp_path, checkpoint, monkeypatch):
     monkeypatch.setattr(precision_module, "cpu_features", lambda: set(HASWELL))
     args = demo.get_args(["clip.mp4", "--checkpoint", str(checkpoint), "--device", "cpu", "--precision", "bf16"])
-    with pytest.raises(ValueError, match=r"--precision bf16: this CPU has no bf16 instructions") as info:
+    with pytest.raises(ValueError, match=r"--precision bf16: no bf16 instructions on this CPU") as info:
         demo.main(args)  # demo.py's __main__ prints ValueErrors as "error: <message>"
     assert "\n" not in str(info.value)
 
@@ -157,7 +173,7 @@ def test_training_refuses_bf16_on_a_cpu_without_it_in_one_line(monkeypatch):
     import engine.setup
 
     monkeypatch.setattr(engine.setup, "bf16_features", lambda: [])
-    with pytest.raises(ValueError, match=r"^--amp bf16: this CPU has no bf16 instructions .*; use --amp none$"):
+    with pytest.raises(ValueError, match=r"^--amp bf16: no bf16 instructions on this CPU .*; use --amp none$"):
         engine.setup.parse_amp("bf16", torch.device("cpu"))
     assert engine.setup.parse_amp("auto", torch.device("cpu")) is None  # float32 stays the CPU default
     monkeypatch.setattr(engine.setup, "bf16_features", lambda: ["amx_bf16"])

@@ -6,7 +6,8 @@
 # autocast where the CPU has bf16 instructions (AMP=none elsewhere), the local tokens averaged for the head as
 # the quick start does. On a 2-core Xeon with AMX (2026-12-06): 13 min of pretraining.
 # What did not work in an hour (each at chance on its own training clips): the whole 840-clip list for 2 epochs;
-# 20 clips per class at lr 1e-4 or 1.5e-4 (training loss 1.95 -> 1.88 after 7 epochs): a base model fits its
+# 20 clips per class at lr 1e-4 or 1.5e-4 (training loss 1.95 -> 1.88 after 7 epochs), or at lr 1e-3 (1.97 -> 2.05
+# over the first 3 epochs, two of them warming up): a base model fits its
 # clips only after hundreds of steps on each, so the list is kept short.
 # The fine-tuned model stays at chance and unsure (training loss 1.58 on its 49 clips), so the head is then fitted
 # again (bench/fit_head.py, L-BFGS on the frozen features of 420 training clips). That gives confident, varied

@@ -13,9 +13,10 @@ Every run goes through the real entry points with the quick start's recipe (scri
    once with the motion target (`--use_frame_diff_as_target true`, MAE-DFER) and once without (appearance
    only, as VideoMAE).
 3. For each seed and labelled-set size k, train.csv holds k clips per class of fold 1's train split (the seed
-   picks them), repeated (as links) so that every run makes the same number of steps per epoch; val and test
-   are fold 1's. `run_finetuning.py` fine-tunes from that seed's pretrainings and from scratch with the same
-   recipe, budget and seed, each start at its own learning rate (`--lr_scratch`, `--lr_pretrained`).
+   picks them; `--draws` D picks D sets per seed), repeated (as links) so that every run makes the same number
+   of steps per epoch; val and test are fold 1's. `run_finetuning.py` fine-tunes from that seed's pretrainings
+   and from scratch with the same recipe, budget and seed, each start at its own learning rate (`--lr_scratch`,
+   `--lr_pretrained`).
    Reported: the last checkpoint's test UAR on the whole test split.
 4. The ceiling: the same recipe on a separate set with `--ceiling_per_class` labelled clips per class, for
    `--ceiling_epochs`, from scratch and from the first seed's MAE-DFER pretraining (each at its learning rate).
@@ -109,8 +110,9 @@ def zero_motion_loss(data, clips=200):
 
 
 def subset(split, out, per_class, seed, repeat_to):
-    """train.csv with `per_class` clips of each class drawn by `seed`, repeated to about `repeat_to` rows (the
-    repeats as symbolic links under `out/repeats/`: an annotation file may not list a clip twice)."""
+    """train.csv with `per_class` clips of each class drawn by `seed` (an int or a sequence of ints), repeated to
+    about `repeat_to` rows (the repeats as symbolic links under `out/repeats/`: an annotation file may not list a
+    clip twice)."""
     samples = read_annotations(split / "train.csv")
     rng = np.random.default_rng(seed)
     chosen = []
@@ -132,6 +134,11 @@ def subset(split, out, per_class, seed, repeat_to):
     for name in ("val", "test"):
         write_annotations(out / f"{name}.csv", [(s.path, s.label) for s in read_annotations(split / f"{name}.csv")])
     return out
+
+
+def draw_name(seed, draw, k):
+    """A labelled set's name: its seed's first draw keeps the name it had before `--draws` (its runs are reused)."""
+    return f"seed{seed}_k{k}" if draw == 0 else f"seed{seed}_draw{draw}_k{k}"
 
 
 def finetune_command(split, out, init, lr, epochs, seed):
@@ -218,6 +225,7 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=Path("saved/bench/label_efficiency"))
     p.add_argument("--per_class", type=int, nargs="+", default=[5, 20, 60])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--draws", type=int, default=1, help="labelled sets drawn per seed and size, each fine-tuned")
     p.add_argument("--num_clips", type=int, default=700, help="labelled clips (fold 1 trains on 3/5)")
     p.add_argument("--num_pretrain", type=int, default=3000)
     p.add_argument("--pretrain_epochs", type=int, default=50)
@@ -250,6 +258,7 @@ def main(argv=None):
     fold = data / "split01"
     repeat_to = len(read_annotations(fold / "train.csv"))
     runs = {}  # output folder: command
+    draws = [(seed, draw) for seed in args.seeds for draw in range(args.draws)]
     if args.lr_sweep:
         split = subset(fold, args.out / "splits" / "seed0_k60", 60, 0, repeat_to)
         for start in STARTS:
@@ -257,11 +266,12 @@ def main(argv=None):
                 out = args.out / "lr_sweep" / f"{start}_lr{lr:g}"
                 runs[out] = finetune_command(split, out, inits[start, args.seeds[0]], lr, args.epochs, 0)
     else:
-        for seed in args.seeds:
+        for seed, draw in draws:
             for k in args.per_class:
-                split = subset(fold, args.out / "splits" / f"seed{seed}_k{k}", k, seed, repeat_to)
+                name = draw_name(seed, draw, k)
+                split = subset(fold, args.out / "splits" / name, k, seed if draw == 0 else (seed, draw), repeat_to)
                 for start in STARTS:
-                    out = args.out / "runs" / f"seed{seed}_k{k}_{start}"
+                    out = args.out / "runs" / f"{name}_{start}"
                     runs[out] = finetune_command(split, out, inits[start, seed], lrs[start], args.epochs, seed)
         if args.ceiling_per_class:
             big = args.out / "data_ceiling"
@@ -284,7 +294,7 @@ def main(argv=None):
         return
     results = {
         start: {
-            k: [finetune_result(args.out / "runs" / f"seed{seed}_k{k}_{start}") for seed in args.seeds]
+            k: [finetune_result(args.out / "runs" / f"{draw_name(seed, draw, k)}_{start}") for seed, draw in draws]
             for k in args.per_class
         }
         for start in STARTS
@@ -300,11 +310,11 @@ def main(argv=None):
     zero_motion = zero_motion_loss(data)
     report = table(results, args.per_class, ceiling)
     report += (
-        f"\n\nSeeds {args.seeds}, pretraining {args.pretrain_epochs} epochs per start and seed; the motion loss of "
-        f"predicting no motion {zero_motion:.3f}. Fine-tuning epochs summed over the {len(finished)} runs: "
-        f"{train_hours:.1f} h on {os.cpu_count()} cores, {args.jobs} run(s) at once (pretraining, validation and "
-        f"tests not counted); this invocation took {(time.time() - start_time) / 3600:.1f} h (finished runs are "
-        "reused)."
+        f"\n\nSeeds {args.seeds}, {args.draws} labelled set(s) per seed and size, pretraining "
+        f"{args.pretrain_epochs} epochs per start and seed; the motion loss of predicting no motion "
+        f"{zero_motion:.3f}. Fine-tuning epochs summed over the {len(finished)} runs: {train_hours:.1f} h on "
+        f"{os.cpu_count()} cores, {args.jobs} run(s) at once (pretraining, validation and tests not counted); this "
+        f"invocation took {(time.time() - start_time) / 3600:.1f} h (finished runs are reused)."
     )
     (args.out / "label_efficiency.md").write_text(report + "\n")
     plot(args.out / "label_efficiency.png", results, args.per_class)

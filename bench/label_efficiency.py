@@ -20,10 +20,10 @@ Every run goes through the real entry points with the quick start's recipe (scri
    Reported: the last checkpoint's test UAR on the whole test split.
 4. The ceiling: the same recipe on a separate set with `--ceiling_per_class` labelled clips per class, for
    `--ceiling_epochs`, from scratch and from the first seed's MAE-DFER pretraining (each at its learning rate).
-Tables (mean +- std over seeds) and the plot go to <out>/label_efficiency.{md,png}, the pretraining losses of
-every seed against the loss of predicting no motion to <out>/pretraining_losses.png. Finished runs
-(test_last/metrics.json or the last pretraining checkpoint present) are not run again; `--jobs` runs that many
-at once, the cores shared between them.
+Tables (mean +- std over seeds and labelled sets) and the plot go to <out>/label_efficiency.{md,png}, the
+pretraining losses of every seed against the loss of predicting no motion to <out>/pretraining_losses.png.
+Finished runs (test_last/metrics.json or the last pretraining checkpoint present) are not run again; `--jobs`
+runs that many at once, the cores shared between them.
 
 `--lr_sweep LR ...` instead fine-tunes every start on fold 1 with k = 60 at each base lr and prints the
 validation UAR (mean of the last 5 epochs) per start and lr: the lr of each start is the best of its row.
@@ -189,7 +189,7 @@ def plot(path, results, sizes):
     ax.minorticks_off()
     ax.set_xticks(sizes, [str(k) for k in sizes])
     ax.set_xlabel("labelled training clips per class")
-    ax.set_ylabel("test UAR (%), mean +- std over seeds")
+    ax.set_ylabel("test UAR (%), mean +- std over runs")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -30,11 +30,13 @@ validation UAR (mean of the last 5 epochs) per start and lr: the lr of each star
 """
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -136,9 +138,10 @@ def subset(split, out, per_class, seed, repeat_to):
     return out
 
 
-def draw_name(seed, draw, k):
-    """A labelled set's name: its seed's first draw keeps the name it had before `--draws` (its runs are reused)."""
-    return f"seed{seed}_k{k}" if draw == 0 else f"seed{seed}_draw{draw}_k{k}"
+def labelled_set(seed, draw, k):
+    """A labelled set's name and the seed that draws its clips: a seed's first draw keeps the name and clips it had
+    before `--draws` (its runs are reused)."""
+    return (f"seed{seed}_k{k}", seed) if draw == 0 else (f"seed{seed}_draw{draw}_k{k}", (seed, draw))
 
 
 def finetune_command(split, out, init, lr, epochs, seed):
@@ -258,21 +261,23 @@ def main(argv=None):
     fold = data / "split01"
     repeat_to = len(read_annotations(fold / "train.csv"))
     runs = {}  # output folder: command
-    draws = [(seed, draw) for seed in args.seeds for draw in range(args.draws)]
+    compared = defaultdict(list)  # (start, k): the output folders of its runs, one per seed and labelled set
     if args.lr_sweep:
-        split = subset(fold, args.out / "splits" / "seed0_k60", 60, 0, repeat_to)
+        name, rng_seed = labelled_set(0, 0, 60)
+        split = subset(fold, args.out / "splits" / name, 60, rng_seed, repeat_to)
         for start in STARTS:
             for lr in args.lr_sweep:
                 out = args.out / "lr_sweep" / f"{start}_lr{lr:g}"
                 runs[out] = finetune_command(split, out, inits[start, args.seeds[0]], lr, args.epochs, 0)
     else:
-        for seed, draw in draws:
-            for k in args.per_class:
-                name = draw_name(seed, draw, k)
-                split = subset(fold, args.out / "splits" / name, k, seed if draw == 0 else (seed, draw), repeat_to)
+        for seed in args.seeds:
+            for draw, k in itertools.product(range(args.draws), args.per_class):
+                name, rng_seed = labelled_set(seed, draw, k)
+                split = subset(fold, args.out / "splits" / name, k, rng_seed, repeat_to)
                 for start in STARTS:
                     out = args.out / "runs" / f"{name}_{start}"
                     runs[out] = finetune_command(split, out, inits[start, seed], lrs[start], args.epochs, seed)
+                    compared[start, k].append(out)
         if args.ceiling_per_class:
             big = args.out / "data_ceiling"
             generate(big, args.ceiling_per_class * 7 * 5 // 3, 0, seed=1)
@@ -293,11 +298,7 @@ def main(argv=None):
             print(f"{NAMES[start]}: " + ", ".join(cells), flush=True)
         return
     results = {
-        start: {
-            k: [finetune_result(args.out / "runs" / f"{draw_name(seed, draw, k)}_{start}") for seed, draw in draws]
-            for k in args.per_class
-        }
-        for start in STARTS
+        start: {k: [finetune_result(out) for out in compared[start, k]] for k in args.per_class} for start in STARTS
     }
     ceiling = {}
     if args.ceiling_per_class:

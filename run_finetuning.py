@@ -141,7 +141,8 @@ def main(args):
     def test(tag):
         return run_test(run, model, test_loader, spec.class_names, tag, args.strict_eval)
 
-    if args.eval:
+    if args.eval:  # the weights alone: the optimizer's groups follow training flags (--layer_decay) not repeated here
+        state.optimizer = state.scaler = None
         if resume_training(args.resume, run.output_dir, args.auto_resume, state)[1] is None:
             raise ValueError("--eval needs a checkpoint: --resume <file>, or one in --output_dir")
         return {"eval": test("eval")}

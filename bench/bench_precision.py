@@ -38,7 +38,7 @@ from bench.bench_runtime import load_clips, machine, run_interleaved, summarize
 from inference.backends import load_classifier
 from inference.precision import PRECISIONS, PrecisionChoice
 from models import onnx_export
-from system.cpu import cpu_features
+from system.cpu import cpu_features, onednn_cap
 from system.memory import keep_freed_memory
 
 GOAL_TOP1, GOAL_PROB = 0.99, 0.02
@@ -117,12 +117,12 @@ def main(argv=None):
     features = sorted(f for f in cpu_features() if f.startswith(("avx", "amx")))
     setup = dict(
         checkpoint=str(args.checkpoint), clips=len(labels), batch_size=args.batch_size, threads=args.threads,
-        cpu_features=features, onednn_max_cpu_isa=os.environ.get("ONEDNN_MAX_CPU_ISA"), load_before=load_before,
+        cpu_features=features, onednn_max_cpu_isa=onednn_cap(), load_before=load_before,
         load_after=load_after, **machine(),
     )  # fmt: skip
     cap = setup["onednn_max_cpu_isa"]
     print(f"{len(labels)} clips, batch {args.batch_size}, {args.threads} threads; {setup['cpu']}: {' '.join(features)}")
-    print(f"oneDNN capped at {cap}" if cap else "oneDNN: every instruction set of this CPU")
+    print(f"oneDNN capped: {cap[0]}={cap[1]}" if cap else "oneDNN: every instruction set of this CPU")
     print(f"load average (1, 5, 15 min) before {load_before}, after {load_after}")
     print(table)
     out = Path(args.out)

@@ -3,7 +3,8 @@
 The features come from CPUID as PyTorch's cpuinfo reads it (what this process can execute, also under an emulator
 such as `qemu-x86_64 -cpu Haswell-noTSX`), else from /proc/cpuinfo's flags. Without AVX512_BF16 or AMX-BF16 (Xeons
 before Cooper Lake, EPYCs before Zen 4, AVX2-only CPUs) PyTorch emulates bf16 about 100x slower than float32,
-and so it does where ONEDNN_MAX_CPU_ISA holds oneDNN, which runs PyTorch's bf16 products, below the bf16 kernels.
+and so it does where ONEDNN_MAX_CPU_ISA (or its older name DNNL_MAX_CPU_ISA) holds oneDNN, which runs PyTorch's
+bf16 products, below the bf16 kernels.
 """
 
 import os
@@ -36,20 +37,29 @@ def cpu_features():
     return set()
 
 
+def onednn_cap():
+    """oneDNN's instruction-set cap as (variable, value), or None: ONEDNN_MAX_CPU_ISA, else DNNL_MAX_CPU_ISA (the
+    name oneDNN still reads, after the new one)."""
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        if os.environ.get(name):
+            return name, os.environ[name]
+    return None
+
+
 def bf16_features(features=None, onednn_max_isa=None):
     """The bf16 instruction sets among `features` (default: this CPU's) that oneDNN may use under its cap
-    (default: $ONEDNN_MAX_CPU_ISA), sorted; empty where bf16 is slow."""
+    (default: onednn_cap()'s), sorted; empty where bf16 is slow."""
     features = cpu_features() if features is None else features
-    cap = (onednn_max_isa or os.environ.get("ONEDNN_MAX_CPU_ISA", "")).upper()
+    cap = (onednn_max_isa or (onednn_cap() or ("", ""))[1]).upper()
     top = ONEDNN_LEVELS.index(cap) if cap in ONEDNN_LEVELS else len(ONEDNN_LEVELS)
     return sorted(f for f in BF16_FEATURES if f in features and ONEDNN_LEVELS.index(BF16_LEVEL[f]) <= top)
 
 
 def no_bf16_reason(features=None):
     """Why bf16_features(features) is empty, in a few words."""
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    cap = onednn_cap()
     if cap and bf16_features(features, onednn_max_isa="ALL"):
-        return f"ONEDNN_MAX_CPU_ISA={cap} holds oneDNN below its bf16 kernels"
+        return f"{cap[0]}={cap[1]} holds oneDNN below its bf16 kernels"
     return "no bf16 instructions on this CPU (AVX512_BF16 or AMX-BF16)"
 
 

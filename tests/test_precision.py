@@ -61,15 +61,23 @@ def test_auto_takes_the_fast_path_only_where_the_cpu_has_it(features, width, exp
     [("AVX2", []), ("AVX512_CORE_BF16", ["avx512_bf16"]), ("AVX512_CORE_AMX", ["amx_bf16", "avx512_bf16"]),
      ("ALL", ["amx_bf16", "avx512_bf16"])],
 )  # fmt: skip
-def test_a_onednn_cap_below_the_bf16_kernels_takes_bf16_away(monkeypatch, cap, expected):
-    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)  # bench/avx2.sh runs this machine as an AVX2 CPU with it
+@pytest.mark.parametrize("variable", ["ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"])
+def test_a_onednn_cap_below_the_bf16_kernels_takes_bf16_away(monkeypatch, cap, expected, variable):
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setenv(variable, cap)  # bench/avx2.sh runs this machine as an AVX2 CPU with ONEDNN_MAX_CPU_ISA
     assert bf16_features(AMX_XEON) == expected
     choice = choose_precision("auto", "cpu", AMX_XEON, 512)
     assert choice.precision == ("bf16" if expected else "fp32")
     if not expected:
-        assert choice.reason.startswith("auto: ONEDNN_MAX_CPU_ISA=AVX2 holds oneDNN below its bf16 kernels")
-        with pytest.raises(PrecisionError, match="^--precision bf16: ONEDNN_MAX_CPU_ISA=AVX2 holds oneDNN below"):
+        assert choice.reason.startswith(f"auto: {variable}=AVX2 holds oneDNN below its bf16 kernels")
+        with pytest.raises(PrecisionError, match=f"^--precision bf16: {variable}=AVX2 holds oneDNN below"):
             choose_precision("bf16", "cpu", AMX_XEON, 512)
+
+
+def test_the_new_name_of_the_onednn_cap_comes_first(monkeypatch):
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "ALL")  # as oneDNN reads them
+    assert bf16_features(AMX_XEON) == ["amx_bf16", "avx512_bf16"]
 
 
 def test_auto_falls_back_to_float32_where_a_path_missed_the_accuracy_goal(monkeypatch):

@@ -11,8 +11,9 @@ reconstructed. <output>/<clip>.png rows: input frames, the masked input as the e
 appearance with the visible patches pasted back, the motion target and the predicted motion (one column per
 tubelet); <clip>.mp4 shows the same panels frame by frame. Per-patch normalised predictions are scaled back
 with the clip's own patch mean and std, as VideoMAE's visualisation does. reconstruction.json lists the clips
-with their appearance and motion losses on the masked tokens and what predicting zero (each patch's mean, no
-motion) would cost; the last line says which share of that the model explains over all clips.
+with their appearance and motion losses on the masked tokens (appearance of each tubelet's two frames from a
+model pretrained without the motion target) and what predicting zero (each patch's mean, no motion) would cost;
+the last line says which share of that the model explains over all clips.
 """
 
 import argparse
@@ -117,7 +118,9 @@ def main(args):
             {"clip": name, "path": path, **losses, **{f"{k}_predicting_zero": v.item() for k, v in nothing.items()}}
         )
         print(
-            f"{name}: loss {losses['loss']:.4f} (appearance {losses['appearance']:.4f}, motion {losses['motion']:.4f})"
+            f"{name}: loss {losses['loss']:.4f} ("
+            + ", ".join(f"{k} {v:.4f}" for k, v in losses.items() if k != "loss")
+            + ")"
         )
     settings = dict(sampling_rate=rate, mask_type=mask_type, mask_ratio=ratio, window=list(window), seed=args.seed)
     explained = {

@@ -199,7 +199,8 @@ class MaskedAutoencoder(nn.Module):
         return self.decoder(x, pos_masked.shape[1])
 
     def loss(self, x, mask, pred):
-        """Targets from the input clip, then (loss, {'appearance': .., 'motion': ..}) for `pred`."""
+        """Targets from the input clip, then (loss, {'appearance': .., 'motion': ..}) for `pred`; without the
+        frame-difference target the second half is each tubelet's second frame, named 'second_frame'."""
         target = reconstruction_targets(
             x,
             mask,
@@ -209,7 +210,10 @@ class MaskedAutoencoder(nn.Module):
             self.frame_diff_target,
             num_masked=pred.shape[1],
         )
-        return reconstruction_loss(pred.float(), target, self.motion_weight)
+        loss, parts = reconstruction_loss(pred.float(), target, self.motion_weight)
+        if not self.frame_diff_target:
+            parts["second_frame"] = parts.pop("motion")
+        return loss, parts
 
     def forward_loss(self, x, mask):
         return self.loss(x, mask, self(x, mask))

@@ -1,7 +1,8 @@
 """Whether bench/avx2.sh computes what an AVX2-only CPU computes: one forward and backward pass of the quick start's
 tiny LGI-Former on a fixed batch, here as it is, here through bench/avx2.sh, and under QEMU's AVX2-only Haswell
 (`qemu-x86_64 -cpu Haswell-noTSX`, a couple of minutes); the largest differences of the logits and of the
-gradients against QEMU's, and whether they are the same bits.
+gradients against QEMU's, whether they are the same bits, and which int8 kernels ONNX Runtime runs (its uint8 x
+int8 products saturate on AVX2 kernels: models.onnx_export.u8s8_saturates).
 
     python -m bench.avx2_check
 """
@@ -33,7 +34,10 @@ def step(out):
     logits = model(torch.randn(4, 3, 8, 64, 64))  # B, 7
     logits.sum().backward()
     grads = torch.cat([p.grad.flatten() for p in model.parameters()])
-    np.savez(out, logits=logits.detach().numpy(), grads=grads.numpy(), kernels=torch.backends.cpu.get_cpu_capability())
+    from models.onnx_export import u8s8_saturates
+
+    kernels = torch.backends.cpu.get_cpu_capability()
+    np.savez(out, logits=logits.detach().numpy(), grads=grads.numpy(), kernels=kernels, saturates=u8s8_saturates())
 
 
 def main():
@@ -58,7 +62,8 @@ def main():
         print(
             f"{name:14s} PyTorch kernels {str(r['kernels']):7s} against QEMU Haswell: logits "
             f"{np.abs(r['logits'] - reference['logits']).max():.2e}, gradients "
-            f"{np.abs(r['grads'] - reference['grads']).max():.2e}{', the same bits' if same else ''}"
+            f"{np.abs(r['grads'] - reference['grads']).max():.2e}{', the same bits' if same else ''}; ONNX Runtime's "
+            f"uint8 x int8 products {'saturate (AVX2 kernels)' if r['saturates'] else 'exact (VNNI or AMX kernels)'}"
         )
 
 

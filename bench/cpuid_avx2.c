@@ -4,8 +4,8 @@
 // AVX2 ones and runs them at this machine's speed. Linux's CPUID faulting (the `cpuid_fault` flag in
 // /proc/cpuinfo) turns each CPUID instruction into a SIGSEGV; the handler executes the real CPUID, clears the
 // bits below and steps over the instruction. Libraries ask CPUID when they load, not per product, so the cost is
-// nothing once loaded. A SIGSEGV handler the program installs (Python's faulthandler, under pytest say) is kept
-// behind this one and called for every other fault. bench/avx2.sh builds and uses it.
+// nothing once loaded. A SIGSEGV handler the program installs (sigaction or signal: Python's faulthandler under
+// pytest, GCC) is kept behind this one and called for every other fault. bench/avx2.sh builds and uses it.
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <dlfcn.h>
@@ -43,6 +43,16 @@ int sigaction(int sig, const struct sigaction *action, struct sigaction *old) {
   if (old) *old = program_handler;
   if (action) program_handler = *action;
   return 0;
+}
+
+// The program's signal (GCC's cc1plus sets its handler so, and asks CPUID for -march=native).
+sighandler_t signal(int sig, sighandler_t handler) {
+  static sighandler_t (*real)(int, sighandler_t);
+  if (!real) real = dlsym(RTLD_NEXT, "signal");
+  if (sig != SIGSEGV) return real(sig, handler);
+  sighandler_t old = program_handler.sa_handler;
+  program_handler = (struct sigaction){.sa_handler = handler};
+  return old;
 }
 
 static void on_fault(int sig, siginfo_t *info, void *context) {

@@ -11,6 +11,7 @@
 set -euo pipefail
 export ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
 export NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS_CORETYPE=Haswell
+export TORCHINDUCTOR_CACHE_DIR="${TMPDIR:-/tmp}/torchinductor_avx2_$(id -un)"  # torch.compile's kernels for AVX2 apart
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 library="$here/../saved/bench/cpuid_avx2.so"
 if ! grep -qw cpuid_fault /proc/cpuinfo; then

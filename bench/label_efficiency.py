@@ -326,10 +326,7 @@ def main(argv=None):
             for s in read_annotations(args.out / "data_test/split01" / f"{part}.csv")
         ]
         write_annotations(test_set / "test.csv", [(s.path, s.label) for s in clips])
-        tests = {
-            out: test_command(test_set, out, args.ceiling_epochs if "ceiling" in out.name else args.epochs)
-            for out in runs
-        }
+        tests = {out: test_command(test_set, out, int(c[c.index("--epochs") + 1])) for out, c in runs.items()}
         run_all(
             [
                 (command, out / "test_set")
@@ -361,7 +358,7 @@ def main(argv=None):
     test_size = len(read_annotations(args.out / "test_set" / "test.csv"))
     report = f"Test UAR on the test set ({test_size} clips of new faces):\n\n" + table(results, args.per_class, "uar")
     report += "\n\nPaired, on the same labelled set and seed:\n" + paired(results, args.per_class)
-    report += "\n\nTest UAR on fold 1's test split (140 clips with the default --num_clips):\n\n"
+    report += f"\n\nTest UAR on fold 1's test split ({len(read_annotations(fold / 'test.csv'))} clips):\n\n"
     report += table(results, args.per_class, "fold_uar")
     for start, r in ceiling.items():
         report += (

@@ -326,11 +326,10 @@ def main(argv=None):
             for s in read_annotations(args.out / "data_test/split01" / f"{part}.csv")
         ]
         write_annotations(test_set / "test.csv", [(s.path, s.label) for s in clips])
-        tests = {out: test_command(test_set, out, int(c[c.index("--epochs") + 1])) for out, c in runs.items()}
         run_all(
             [
-                (command, out / "test_set")
-                for out, command in tests.items()
+                (test_command(test_set, out, int(command[command.index("--epochs") + 1])), out / "test_set")
+                for out, command in runs.items()
                 if not (out / "test_set/test_eval/metrics.json").exists()
             ],
             args.jobs,
